@@ -1,0 +1,17 @@
+using System.CommandLine;
+using Keel.Cli.Commands;
+
+var root = new RootCommand("""
+    Keel: an LLM gateway and LLMOps platform. One OpenAI-compatible endpoint in front of every provider,
+    recording, protecting and measuring every call.
+
+    Start here:  keel serve            (no config needed: the offline local provider answers)
+                 keel config validate  (check keel.yaml before you deploy it)
+    """)
+{
+    ServeCommand.Create(),
+    ConfigCommand.Create(),
+    VersionCommand.Create(),
+};
+
+return await root.Parse(args).InvokeAsync();

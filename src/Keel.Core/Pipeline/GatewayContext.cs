@@ -1,0 +1,95 @@
+using System.Net;
+using Keel.Core.Providers;
+using Keel.Core.Wire;
+
+namespace Keel.Core.Pipeline;
+
+public enum GatewayOperation
+{
+    Chat,
+    Embeddings,
+}
+
+/// <summary>Who is calling, as established by the identity stage.</summary>
+public sealed record CallerIdentity(string KeyId, string Role, string? ProjectId);
+
+/// <summary>
+/// Everything one gateway request carries through the pipeline. Independent of HttpContext so the
+/// pipeline can run (and be tested) without a server; stages narrow it as the request moves on.
+/// </summary>
+public sealed class GatewayContext
+{
+    public GatewayContext(GatewayOperation operation, GatewaySnapshot snapshot, ReadOnlyMemory<byte> body, string traceId, TimeProvider time)
+    {
+        Operation = operation;
+        Snapshot = snapshot;
+        RawBody = body;
+        TraceId = traceId;
+        Trace = new TraceBuilder(time);
+        StartedAt = time.GetUtcNow();
+    }
+
+    public GatewayOperation Operation { get; }
+
+    /// <summary>The config in force when the request arrived; a reload mid-request does not change it.</summary>
+    public GatewaySnapshot Snapshot { get; }
+
+    /// <summary>The request body exactly as the client sent it.</summary>
+    public ReadOnlyMemory<byte> RawBody { get; }
+
+    /// <summary>Set by the HTTP layer when the body went over the size limit (the body is then empty).</summary>
+    public bool BodyTooLarge { get; init; }
+
+    public string TraceId { get; }
+    public DateTimeOffset StartedAt { get; }
+    public TraceBuilder Trace { get; }
+
+    /// <summary>The span of the stage now running.</summary>
+    public Span? CurrentSpan { get; set; }
+
+    /// <summary>Reads a request header (case-insensitive), or null.</summary>
+    public Func<string, string?> GetHeader { get; init; } = static _ => null;
+
+    public IPAddress? RemoteAddress { get; init; }
+
+    public CancellationToken RequestAborted { get; init; }
+
+    public CallerIdentity? Identity { get; set; }
+
+    /// <summary>The parsed chat request (after ingress).</summary>
+    public ChatCompletionRequest? Chat { get; set; }
+
+    /// <summary>The parsed embeddings request (after ingress).</summary>
+    public EmbeddingRequest? Embeddings { get; set; }
+
+    /// <summary>
+    /// True once a stage changed the parsed request. Until then the raw body can be forwarded as is,
+    /// which keeps every byte the client sent and skips a serialisation.
+    /// </summary>
+    public bool RequestModified { get; set; }
+
+    /// <summary>The model name the client asked for.</summary>
+    public string? RequestedModel { get; set; }
+
+    public bool IsStreaming { get; set; }
+
+    /// <summary>The route chosen by the resolve stage.</summary>
+    public ResolvedModel? Route { get; set; }
+
+    public GatewayResponse? Response { get; set; }
+
+    public GatewayError? Error { get; set; }
+
+    /// <summary>Response headers stages want the client to see (e.g. x-keel-deployment).</summary>
+    public Dictionary<string, string> ResponseHeaders { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Typed per-request state that later stages add without changing this class.</summary>
+    public Dictionary<Type, object> Features { get; } = [];
+
+    /// <summary>Short-circuits the request with an error.</summary>
+    public void Fail(GatewayError error)
+    {
+        Error = error;
+        CurrentSpan?.SetError(error.Message);
+    }
+}

@@ -1,0 +1,40 @@
+namespace Keel.Core.Pipeline;
+
+/// <summary>Runs the rest of the pipeline.</summary>
+public delegate ValueTask GatewayStageDelegate(GatewayContext context);
+
+/// <summary>
+/// One step of the request path, in the style of ASP.NET Core middleware: it gets the context and
+/// the next stage, may short-circuit (set <see cref="GatewayContext.Error"/> or a response and not
+/// call next), and runs inside a span of its own (<see cref="GatewayContext.CurrentSpan"/>).
+/// Register with <c>services.AddGatewayStage&lt;T&gt;()</c>; stages are ordered by <see cref="Order"/>.
+/// </summary>
+public interface IGatewayStage
+{
+    /// <summary>The span name, e.g. "identity".</summary>
+    string Name { get; }
+
+    /// <summary>Position in the pipeline; see <see cref="StageOrder"/> for the built-in slots.</summary>
+    int Order { get; }
+
+    ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next);
+}
+
+/// <summary>
+/// The pipeline's slots (DESIGN.md's stage table). Gaps leave room: a new stage picks a number
+/// between two slots and needs no change to the others.
+/// </summary>
+public static class StageOrder
+{
+    /// <summary>Identity runs before parsing so an anonymous client cannot make Keel parse large bodies.</summary>
+    public const int Identity = 100;
+    public const int Ingress = 200;
+    public const int Admission = 300;
+    public const int Resolve = 400;
+    public const int Preprocess = 500;
+    public const int Grounding = 600;
+    public const int InputGuardrails = 700;
+    public const int Cache = 800;
+    public const int OutputGuardrails = 850;
+    public const int Postprocess = 870;
+}

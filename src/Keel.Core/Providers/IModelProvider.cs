@@ -1,0 +1,55 @@
+using Keel.Core.Pipeline;
+using Keel.Core.Wire;
+
+namespace Keel.Core.Providers;
+
+/// <summary>
+/// A configured upstream (one entry under <c>providers:</c>). Failures the client should see are
+/// returned as <see cref="ProviderResult.Error"/>; cancellation is thrown as
+/// <see cref="OperationCanceledException"/> and mapped by the caller (client gone or timeout).
+/// </summary>
+public interface IModelProvider
+{
+    /// <summary>The provider's name in keel.yaml.</summary>
+    string Name { get; }
+
+    ValueTask<ProviderResult> ChatAsync(ChatCall call, CancellationToken cancellationToken);
+
+    ValueTask<ProviderResult> EmbedAsync(EmbedCall call, CancellationToken cancellationToken);
+}
+
+/// <summary>One chat call to make upstream.</summary>
+public sealed class ChatCall
+{
+    public required ChatCompletionRequest Request { get; init; }
+
+    /// <summary>The client's body; forwardable as is when <see cref="RawBodyUsable"/>.</summary>
+    public ReadOnlyMemory<byte> RawBody { get; init; }
+
+    /// <summary>True when no stage changed the request, so the raw bytes are still the request.</summary>
+    public bool RawBodyUsable { get; init; }
+
+    public required string UpstreamModel { get; init; }
+
+    public bool Stream { get; init; }
+}
+
+/// <summary>One embeddings call to make upstream.</summary>
+public sealed class EmbedCall
+{
+    public required EmbeddingRequest Request { get; init; }
+    public ReadOnlyMemory<byte> RawBody { get; init; }
+    public bool RawBodyUsable { get; init; }
+    public required string UpstreamModel { get; init; }
+}
+
+/// <summary>A response or an error; exactly one is set.</summary>
+public readonly record struct ProviderResult(GatewayResponse? Response, GatewayError? Error)
+{
+    public static ProviderResult Ok(GatewayResponse response) => new(response, null);
+
+    public static ProviderResult Fail(GatewayError error) => new(null, error);
+}
+
+/// <summary>A model alias bound to the provider instance that serves it.</summary>
+public sealed record ResolvedModel(string Alias, string ProviderName, string ProviderKind, string UpstreamModel, IModelProvider Provider, TimeSpan Timeout);

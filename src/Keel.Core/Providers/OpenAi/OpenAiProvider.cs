@@ -1,0 +1,206 @@
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Keel.Core.Configuration;
+using Keel.Core.Pipeline;
+using Keel.Core.Wire;
+
+namespace Keel.Core.Providers.OpenAi;
+
+/// <summary>
+/// Any OpenAI-compatible upstream (OpenAI, Azure OpenAI, vLLM, Ollama, LM Studio…). Speaks the wire
+/// format with HttpClient and forwards the client's bytes when nothing changed them.
+/// </summary>
+internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : IModelProvider
+{
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+    private readonly bool _azure = config.Kind == ProviderKinds.Azure;
+
+    public string Name => config.Name;
+
+    public async ValueTask<ProviderResult> ChatAsync(ChatCall call, CancellationToken cancellationToken)
+    {
+        byte[] body;
+        if (call.RawBodyUsable && call.Request.Model == call.UpstreamModel && !_azure)
+        {
+            body = call.RawBody.ToArray();
+        }
+        else
+        {
+            var original = call.Request.Model;
+            call.Request.Model = _azure ? null : call.UpstreamModel;
+            body = JsonSerializer.SerializeToUtf8Bytes(call.Request, KeelJson.Context.ChatCompletionRequest);
+            call.Request.Model = original;
+        }
+
+        using var request = CreateRequest("chat/completions", call.UpstreamModel, body);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            return ProviderResult.Fail(GatewayError.UpstreamUnreachable(Name, ex.Message));
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            using (response)
+            {
+                return ProviderResult.Fail(await UpstreamErrors.FromResponseAsync(Name, response, cancellationToken));
+            }
+        }
+
+        if (call.Stream)
+        {
+            return ProviderResult.Ok(new StreamingResponse { Chunks = ReadChunksAsync(response, cancellationToken) });
+        }
+
+        using (response)
+        {
+            return await ReadJsonBodyAsync(response, cancellationToken);
+        }
+    }
+
+    public async ValueTask<ProviderResult> EmbedAsync(EmbedCall call, CancellationToken cancellationToken)
+    {
+        byte[] body;
+        if (call.RawBodyUsable && call.Request.Model == call.UpstreamModel && !_azure)
+        {
+            body = call.RawBody.ToArray();
+        }
+        else
+        {
+            var original = call.Request.Model;
+            call.Request.Model = _azure ? null : call.UpstreamModel;
+            body = JsonSerializer.SerializeToUtf8Bytes(call.Request, KeelJson.Context.EmbeddingRequest);
+            call.Request.Model = original;
+        }
+
+        using var request = CreateRequest("embeddings", call.UpstreamModel, body);
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            return response.IsSuccessStatusCode
+                ? await ReadJsonBodyAsync(response, cancellationToken)
+                : ProviderResult.Fail(await UpstreamErrors.FromResponseAsync(Name, response, cancellationToken));
+        }
+        catch (HttpRequestException ex)
+        {
+            return ProviderResult.Fail(GatewayError.UpstreamUnreachable(Name, ex.Message));
+        }
+    }
+
+    private HttpRequestMessage CreateRequest(string operation, string upstreamModel, byte[] body)
+    {
+        // Azure addresses the deployment in the path and versions the API in the query.
+        var url = _azure
+            ? $"{config.BaseUrl}/deployments/{Uri.EscapeDataString(upstreamModel)}/{operation}?api-version={Uri.EscapeDataString(config.ApiVersion!)}"
+            : $"{config.BaseUrl}/{operation}";
+        var request = new HttpRequestMessage(HttpMethod.Post, url)
+        {
+            Content = new ByteArrayContent(body) { Headers = { ContentType = JsonContentType } },
+        };
+        if (config.ApiKey is { } key)
+        {
+            if (_azure)
+            {
+                request.Headers.TryAddWithoutValidation("api-key", key);
+            }
+            else
+            {
+                request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + key);
+            }
+        }
+
+        foreach (var (name, value) in config.Headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return request;
+    }
+
+    private async Task<ProviderResult> ReadJsonBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            return ProviderResult.Fail(GatewayError.UpstreamUnreachable(Name, ex.Message));
+        }
+
+        if (!UsageReader.TryRead(bytes, out var usage))
+        {
+            return ProviderResult.Fail(GatewayError.UpstreamInvalid(Name, "the body is not valid JSON"));
+        }
+
+        return ProviderResult.Ok(new JsonBodyResponse { Body = bytes, Usage = usage });
+    }
+
+    private async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadChunksAsync(HttpResponseMessage response, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using (response)
+        {
+            Stream stream;
+            try
+            {
+                stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+            }
+            catch (HttpRequestException ex)
+            {
+                throw new UpstreamStreamException(GatewayError.UpstreamUnreachable(Name, ex.Message), ex);
+            }
+
+            var done = false;
+            await using (stream)
+            {
+                var events = ServerSentEvents.ReadAsync(stream, cancellationToken).GetAsyncEnumerator(cancellationToken);
+                try
+                {
+                    while (true)
+                    {
+                        try
+                        {
+                            if (!await events.MoveNextAsync())
+                            {
+                                break;
+                            }
+                        }
+                        catch (Exception ex) when (ex is HttpRequestException or IOException)
+                        {
+                            throw new UpstreamStreamException(GatewayError.UpstreamUnreachable(Name, "the stream broke: " + ex.Message), ex);
+                        }
+
+                        var data = events.Current.Data;
+                        if (data.Span.SequenceEqual("[DONE]"u8))
+                        {
+                            done = true;
+                            break;
+                        }
+
+                        if (!ServerSentEvents.IsWellFormedJson(data.Span))
+                        {
+                            throw new UpstreamStreamException(GatewayError.UpstreamInvalid(Name, "a stream chunk is not valid JSON"));
+                        }
+
+                        yield return data;
+                    }
+                }
+                finally
+                {
+                    await events.DisposeAsync();
+                }
+            }
+
+            if (!done)
+            {
+                throw new UpstreamStreamException(GatewayError.UpstreamUnreachable(Name, "the stream ended before [DONE]"));
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+namespace Keel.Core.Recording;
+
+/// <summary>One request as stored: what was asked, what was answered, how long it took, what it used.</summary>
+public sealed record TraceRecord
+{
+    public required string TraceId { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    /// <summary>"chat" or "embeddings".</summary>
+    public required string Operation { get; init; }
+    public string? ProjectId { get; init; }
+    public string? KeyId { get; init; }
+    /// <summary>The model name the client asked for.</summary>
+    public string? Model { get; init; }
+    public string? Provider { get; init; }
+    public string? UpstreamModel { get; init; }
+    public bool Stream { get; init; }
+    /// <summary>The HTTP status the client got (499 when the client went away).</summary>
+    public int StatusCode { get; init; }
+    public string? ErrorCode { get; init; }
+    public string? ErrorMessage { get; init; }
+    public string? RequestBody { get; init; }
+    public string? ResponseBody { get; init; }
+    public double LatencyMs { get; init; }
+    /// <summary>Time to the first streamed chunk (streams only).</summary>
+    public double? TtftMs { get; init; }
+    public int? InputTokens { get; init; }
+    public int? OutputTokens { get; init; }
+    public IReadOnlyList<SpanRecord> Spans { get; init; } = [];
+}
+
+/// <summary>One span of a trace, as stored.</summary>
+public sealed record SpanRecord
+{
+    public required string SpanId { get; init; }
+    public string? ParentSpanId { get; init; }
+    public required string Name { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public double DurationMs { get; init; }
+    public bool IsError { get; init; }
+    public string? StatusMessage { get; init; }
+    /// <summary>Attributes as a JSON object.</summary>
+    public string AttributesJson { get; init; } = "{}";
+}
+
+/// <summary>A page of trace summaries (no bodies, no spans).</summary>
+public sealed record TraceQuery
+{
+    public int Limit { get; init; } = 50;
+    public string? Model { get; init; }
+    /// <summary>Traces started strictly before this (cursor for the next page).</summary>
+    public DateTimeOffset? Before { get; init; }
+}

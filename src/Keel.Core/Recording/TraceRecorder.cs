@@ -1,0 +1,147 @@
+using System.Threading.Channels;
+using Keel.Core.Logging;
+using Keel.Core.Storage;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Keel.Core.Recording;
+
+/// <summary>
+/// Takes finished traces off the request path: a bounded channel in front, one writer behind that
+/// inserts in batches. The request path never waits on storage; a full queue is counted and logged.
+/// </summary>
+public sealed partial class TraceRecorder : BackgroundService
+{
+    private const int MaxBatch = 256;
+    private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
+
+    private readonly Channel<TraceRecord> _channel;
+    private readonly IKeelStore _store;
+    private readonly ILogger<TraceRecorder> _logger;
+    private long _dropped;
+    private long _written;
+    private long _lastFullWarning;
+
+    public TraceRecorder(IKeelStore store, ILogger<TraceRecorder> logger, int capacity = 10_000)
+    {
+        _store = store;
+        _logger = logger;
+        _channel = Channel.CreateBounded<TraceRecord>(new BoundedChannelOptions(capacity)
+        {
+            FullMode = BoundedChannelFullMode.DropWrite,
+            SingleReader = true,
+        });
+    }
+
+    /// <summary>Traces refused because the queue was full, or given up after the store kept failing.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    public long Written => Interlocked.Read(ref _written);
+
+    public int QueueDepth => _channel.Reader.Count;
+
+    /// <summary>Queues a trace; never blocks.</summary>
+    public void Record(TraceRecord trace)
+    {
+        if (!_channel.Writer.TryWrite(trace))
+        {
+            var dropped = Interlocked.Increment(ref _dropped);
+            var now = Environment.TickCount64;
+            var last = Interlocked.Read(ref _lastFullWarning);
+            if (now - last > 10_000 && Interlocked.CompareExchange(ref _lastFullWarning, now, last) == last)
+            {
+                Log.QueueFull(_logger, dropped);
+            }
+        }
+    }
+
+    /// <summary>Waits until everything queued so far is written (tests and shutdown).</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        while (_channel.Reader.Count > 0 || Volatile.Read(ref _inFlight) > 0)
+        {
+            await Task.Delay(5, cancellationToken);
+        }
+    }
+
+    private int _inFlight;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<TraceRecord>(MaxBatch);
+        var reader = _channel.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(CancellationToken.None))
+            {
+                Volatile.Write(ref _inFlight, 1);
+                while (batch.Count < MaxBatch && reader.TryRead(out var trace))
+                {
+                    batch.Add(trace);
+                }
+
+                await WriteWithRetriesAsync(batch, stoppingToken);
+                batch.Clear();
+                Volatile.Write(ref _inFlight, 0);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _inFlight, 0);
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Stop accepting, let the writer drain what is queued, then stop.
+        _channel.Writer.TryComplete();
+        await base.StopAsync(cancellationToken);
+        Log.Drained(_logger, Written, Dropped);
+    }
+
+    private async Task WriteWithRetriesAsync(List<TraceRecord> batch, CancellationToken stoppingToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await _store.Traces.WriteBatchAsync(batch, CancellationToken.None);
+                Interlocked.Add(ref _written, batch.Count);
+                return;
+            }
+            catch (Exception ex) when (attempt < RetryDelays.Length)
+            {
+                Log.BatchFailed(_logger, batch.Count, attempt + 1, ex);
+                try
+                {
+                    await Task.Delay(RetryDelays[attempt], stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Shutting down: one last attempt without waiting.
+                }
+            }
+            catch (Exception ex)
+            {
+                Interlocked.Add(ref _dropped, batch.Count);
+                Log.BatchDropped(_logger, batch.Count, ex);
+                return;
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(KeelEventIds.TraceQueueFull, LogLevel.Warning, "Trace queue is full; {DroppedTotal} traces dropped so far. The store is too slow or down.")]
+        public static partial void QueueFull(ILogger logger, long droppedTotal);
+
+        [LoggerMessage(KeelEventIds.TraceBatchFailed, LogLevel.Warning, "Writing {TraceCount} traces failed (attempt {Attempt}); retrying.")]
+        public static partial void BatchFailed(ILogger logger, int traceCount, int attempt, Exception exception);
+
+        [LoggerMessage(KeelEventIds.TraceBatchDropped, LogLevel.Error, "Gave up writing {TraceCount} traces after retries.")]
+        public static partial void BatchDropped(ILogger logger, int traceCount, Exception exception);
+
+        [LoggerMessage(KeelEventIds.RecorderDrained, LogLevel.Information, "Trace recorder stopped: {WrittenTotal} written, {DroppedTotal} dropped.")]
+        public static partial void Drained(ILogger logger, long writtenTotal, long droppedTotal);
+    }
+}

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using Keel.Core;
+using Keel.Core.Configuration;
+using Keel.Core.Logging;
+using Keel.Core.Pipeline;
+using Keel.Core.Providers;
+using Keel.Core.Storage;
+using Keel.Server.Apis;
+using Keel.Storage.Sqlite;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Keel.Server;
+
+/// <summary>Builds the Keel server: one short list of AddXxx / MapXxx calls.</summary>
+public static partial class KeelApp
+{
+    public static async Task<WebApplication> CreateAsync(
+        KeelServerOptions options, KeelConfig config, Action<IServiceCollection>? configureServices = null, CancellationToken cancellationToken = default)
+    {
+        var startedAt = Stopwatch.GetTimestamp();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            // The gateway enforces its own, configurable body limit with an OpenAI-style 413.
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.AddServerHeader = false;
+        });
+        builder.WebHost.UseUrls($"http://{FormatHost(options.Host)}:{options.Port}");
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.UseUtcTimestamp = true;
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new ProviderFactory(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new GatewayState(config, options.ConfigPath, sp.GetRequiredService<ProviderFactory>(), sp.GetRequiredService<ILogger<GatewayState>>()));
+        services.AddSingleton<IKeelStore>(_ => new SqliteStore(Path.Combine(options.DataDirectory, "keel.db")));
+        services.AddTraceRecorder(config.Recording.QueueCapacity);
+        services.AddKeelGateway();
+        configureServices?.Invoke(services);
+
+        var app = builder.Build();
+        await app.Services.GetRequiredService<IKeelStore>().InitializeAsync(cancellationToken);
+        var state = app.Services.GetRequiredService<GatewayState>();
+        if (options.WatchConfig)
+        {
+            state.StartWatching();
+        }
+
+        app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
+        app.UseStatusCodePages(WriteStatusCodeAsync);
+        app.UseMiddleware<TraceIdMiddleware>();
+        app.MapHealthApi();
+        app.MapGatewayApi();
+        app.MapTracesApi();
+        app.MapFallback((HttpContext http) => new GatewayErrorResult(new GatewayError(
+            404, "invalid_request_error", "unknown_url", $"Unknown request URL: {http.Request.Method} {http.Request.Path}.")));
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Keel");
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+            Log.Listening(logger, string.Join(", ", addresses ?? []), config.Source, state.Current.Models.Count,
+                Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds);
+            if (config.Auth.MasterKey is null)
+            {
+                Log.OpenOnLoopback(logger);
+            }
+        });
+        return app;
+    }
+
+    /// <summary>The base URL the server listens on (after start; resolves port 0).</summary>
+    public static string GetBaseUrl(this WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+    private static string FormatHost(string host) => host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]" : host;
+
+    private static Task WriteUnhandledAsync(HttpContext http)
+    {
+        var feature = http.Features.Get<IExceptionHandlerFeature>();
+        if (feature?.Error is { } ex)
+        {
+            var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Keel");
+            Log.Unhandled(logger, http.Request.Method, http.Request.Path, ex);
+        }
+
+        return ErrorWriter.WriteAsync(http, new GatewayError(500, "server_error", "internal_error",
+            $"Keel hit an internal error. The trace id is {TraceIdMiddleware.GetTraceId(http)}; the server log has the details."), null);
+    }
+
+    private static Task WriteStatusCodeAsync(StatusCodeContext context)
+    {
+        var http = context.HttpContext;
+        var status = http.Response.StatusCode;
+        var error = status switch
+        {
+            StatusCodes.Status405MethodNotAllowed => new GatewayError(status, "invalid_request_error", "method_not_allowed", $"Method {http.Request.Method} is not allowed on {http.Request.Path}."),
+            StatusCodes.Status404NotFound => new GatewayError(status, "invalid_request_error", "unknown_url", $"Unknown request URL: {http.Request.Method} {http.Request.Path}."),
+            StatusCodes.Status400BadRequest => GatewayError.InvalidRequest("The request could not be read."),
+            _ => new GatewayError(status, status >= 500 ? "server_error" : "invalid_request_error", null, $"The request failed with status {status}."),
+        };
+        return ErrorWriter.WriteAsync(http, error, null);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(KeelEventIds.Listening, LogLevel.Information, "Keel listening on {Addresses} (config: {ConfigSource}, {ModelCount} models), ready in {StartupMs:0} ms.")]
+        public static partial void Listening(ILogger logger, string addresses, string configSource, int modelCount, double startupMs);
+
+        [LoggerMessage(KeelEventIds.OpenOnLoopback, LogLevel.Warning, "No master key is configured: Keel serves loopback clients only, without a key. Set KEEL_MASTER_KEY to require a key and accept remote clients.")]
+        public static partial void OpenOnLoopback(ILogger logger);
+
+        [LoggerMessage(KeelEventIds.UnhandledException, LogLevel.Error, "Unhandled error on {Method} {Path}.")]
+        public static partial void Unhandled(ILogger logger, string method, string path, Exception exception);
+    }
+}

@@ -1,0 +1,44 @@
+namespace Keel.Storage.Sqlite;
+
+internal static class SqliteMigrations
+{
+    public static readonly IReadOnlyList<Migration> All =
+    [
+        new(1, "traces and spans", """
+            CREATE TABLE traces (
+                trace_id        TEXT PRIMARY KEY,
+                started_at      INTEGER NOT NULL,   -- unix milliseconds
+                operation       TEXT NOT NULL,
+                project_id      TEXT,
+                key_id          TEXT,
+                model           TEXT,
+                provider        TEXT,
+                upstream_model  TEXT,
+                stream          INTEGER NOT NULL,
+                status_code     INTEGER NOT NULL,
+                error_code      TEXT,
+                error_message   TEXT,
+                request_body    TEXT,
+                response_body   TEXT,
+                latency_ms      REAL NOT NULL,
+                ttft_ms         REAL,
+                input_tokens    INTEGER,
+                output_tokens   INTEGER
+            );
+            CREATE INDEX ix_traces_started ON traces (started_at DESC);
+            CREATE INDEX ix_traces_model_started ON traces (model, started_at DESC);
+            CREATE TABLE spans (
+                trace_id        TEXT NOT NULL REFERENCES traces (trace_id) ON DELETE CASCADE,
+                span_id         TEXT NOT NULL,
+                parent_span_id  TEXT,
+                name            TEXT NOT NULL,
+                started_at      INTEGER NOT NULL,  -- unix microseconds
+                duration_ms     REAL NOT NULL,
+                is_error        INTEGER NOT NULL,
+                status_message  TEXT,
+                attributes      TEXT NOT NULL,
+                PRIMARY KEY (trace_id, span_id)
+            );
+            """),
+    ];
+}
