@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -69,8 +70,7 @@ public static partial class KeelApp
         app.MapHealthApi();
         app.MapGatewayApi();
         app.MapTracesApi();
-        app.MapFallback((HttpContext http) => new GatewayErrorResult(new GatewayError(
-            404, "invalid_request_error", "unknown_url", $"Unknown request URL: {http.Request.Method} {http.Request.Path}.")));
+        app.MapFallback(UnmatchedRequest);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Keel");
         app.Lifetime.ApplicationStarted.Register(() =>
@@ -91,6 +91,25 @@ public static partial class KeelApp
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
     private static string FormatHost(string host) => host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]" : host;
+
+    /// <summary>404 for an unknown path; 405 for a known path called with the wrong method.</summary>
+    private static IResult UnmatchedRequest(HttpContext http, EndpointDataSource endpoints)
+    {
+        var path = http.Request.Path.Value?.TrimEnd('/') ?? "";
+        var allowed = endpoints.Endpoints.OfType<RouteEndpoint>()
+            .Where(e => string.Equals(e.RoutePattern.RawText?.TrimEnd('/'), path, StringComparison.OrdinalIgnoreCase))
+            .SelectMany(e => e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [])
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        if (allowed.Count > 0)
+        {
+            http.Response.Headers.Allow = string.Join(", ", allowed);
+            return new GatewayErrorResult(new GatewayError(405, "invalid_request_error", "method_not_allowed",
+                $"Method {http.Request.Method} is not allowed on {http.Request.Path}; use {string.Join(" or ", allowed)}."));
+        }
+
+        return new GatewayErrorResult(new GatewayError(404, "invalid_request_error", "unknown_url", $"Unknown request URL: {http.Request.Method} {http.Request.Path}."));
+    }
 
     private static Task WriteUnhandledAsync(HttpContext http)
     {

@@ -65,6 +65,11 @@ public sealed class FakeProvider : IAsyncDisposable
 
     public int CallCount => Requests.Count;
 
+    private int _cancelled;
+
+    /// <summary>Calls whose client (Keel) went away before the fake finished answering.</summary>
+    public int CancelledCount => Volatile.Read(ref _cancelled);
+
     public void Enqueue(Fault fault) => _faults.Enqueue(fault);
 
     public static async Task<FakeProvider> StartAsync()
@@ -75,6 +80,17 @@ public sealed class FakeProvider : IAsyncDisposable
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = null);
         var app = builder.Build();
         var fake = new FakeProvider(app);
+        app.Use(async (http, next) =>
+        {
+            try
+            {
+                await next(http);
+            }
+            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref fake._cancelled);
+            }
+        });
         app.MapPost("/v1/chat/completions", fake.ChatAsync);
         app.MapPost("/v1/embeddings", fake.EmbeddingsAsync);
         app.MapPost("/v1/deployments/{deployment}/chat/completions", fake.ChatAsync);
@@ -239,6 +255,8 @@ public sealed class FakeProvider : IAsyncDisposable
             if (fault?.CutAfterChunks == i)
             {
                 await http.Response.Body.FlushAsync(http.RequestAborted);
+                // Let what was sent arrive first: a reset discards bytes the peer has not read yet.
+                await Task.Delay(100, http.RequestAborted);
                 http.Abort();
                 return;
             }

@@ -105,10 +105,13 @@ internal sealed class IngressStage : IGatewayStage
         }
 
         var reason = ex.InnerException?.Message ?? ex.Message;
-        var cut = reason.IndexOf(" Path:", StringComparison.Ordinal);
-        if (cut > 0)
+        foreach (var marker in (ReadOnlySpan<string>)[" Path:", " LineNumber:"])
         {
-            reason = reason[..cut];
+            var cut = reason.IndexOf(marker, StringComparison.Ordinal);
+            if (cut > 0)
+            {
+                reason = reason[..cut];
+            }
         }
 
         return $"We could not parse the JSON body of your request{where}: {reason}";
