@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+
+namespace Keel.FunctionalTests;
+
+/// <summary>The real `keel` executable, run as a user would.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "keel-cli-" + Guid.NewGuid().ToString("n"));
+
+    public CliTests() => Directory.CreateDirectory(_directory);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static ProcessStartInfo Keel(string workingDirectory, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "keel.dll"), .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory,
+        };
+        info.Environment.Remove("KEEL_MASTER_KEY");
+        info.Environment.Remove("KEEL_CONFIG");
+        return info;
+    }
+
+    private async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        using var process = Process.Start(Keel(_directory, args))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task ConfigValidate_ValidFile_PrintsOkAndExitsZero()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_directory, "keel.yaml"), "models:\n  chat: { provider: local, model: echo }\n");
+
+        var (code, stdout, _) = await RunAsync("config", "validate");
+
+        Assert.Equal(0, code);
+        Assert.Contains("keel.yaml: OK (1 providers, 4 models)", stdout);
+    }
+
+    [Fact]
+    public async Task ConfigValidate_InvalidFile_PrintsOneLinePerErrorWithLineAndFieldAndExitsOne()
+    {
+        var path = Path.Combine(_directory, "bad.yaml");
+        await File.WriteAllTextAsync(path, "providers:\n  p: { kind: nope }\nmodels:\n  m: { provider: ghost }\n");
+
+        var (code, _, stderr) = await RunAsync("config", "validate", "--config", path);
+
+        Assert.Equal(1, code);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith($"error: {path}:2:", StringComparison.Ordinal) && l.Contains("providers.p.kind", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith($"error: {path}:4:", StringComparison.Ordinal) && l.Contains("models.m.provider", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ConfigValidate_Json_IsMachineReadable()
+    {
+        var path = Path.Combine(_directory, "bad.yaml");
+        await File.WriteAllTextAsync(path, "providers:\n  p: { kind: nope }\n");
+
+        var (code, stdout, _) = await RunAsync("config", "validate", "--config", path, "--json");
+
+        Assert.Equal(1, code);
+        var json = JsonNode.Parse(stdout)!;
+        Assert.False((bool)json["valid"]!);
+        Assert.Equal(2, (int)json["errors"]![0]!["line"]!);
+        Assert.Equal("providers.p.kind", (string?)json["errors"]![0]!["field"]);
+    }
+
+    [Fact]
+    public async Task Version_PrintsTheVersion()
+    {
+        var (code, stdout, _) = await RunAsync("version");
+
+        Assert.Equal(0, code);
+        Assert.StartsWith("keel 0.1.0", stdout);
+    }
+
+    [Fact]
+    public async Task Serve_InvalidConfig_RefusesToStart()
+    {
+        var path = Path.Combine(_directory, "bad.yaml");
+        await File.WriteAllTextAsync(path, "models:\n  m: { provider: ghost }\n");
+
+        var (code, _, stderr) = await RunAsync("serve", "--config", path, "--port", "0");
+
+        Assert.Equal(1, code);
+        Assert.Contains("models.m.provider", stderr);
+    }
+
+    [Fact]
+    public async Task Serve_NoConfig_ServesTheLocalProviderAndStopsCleanly()
+    {
+        var port = FreePort();
+        using var process = Process.Start(Keel(_directory, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        try
+        {
+            var ready = false;
+            for (var i = 0; i < 200 && !ready; i++)
+            {
+                try
+                {
+                    ready = (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK;
+                }
+                catch (HttpRequestException)
+                {
+                    await Task.Delay(50);
+                }
+            }
+
+            Assert.True(ready, "keel serve never became ready");
+            using var response = await http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"local/echo","messages":[{"role":"user","content":"ping"}]}"""));
+            Assert.Equal("ping", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["choices"]![0]!["message"]!["content"]);
+            Assert.True(File.Exists(Path.Combine(_directory, ".keel", "keel.db")));
+        }
+        finally
+        {
+            // SIGTERM: the host drains the recorder and exits 0.
+            Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(timeout.Token);
+        }
+
+        Assert.Equal(0, process.ExitCode);
+        var log = await stdout;
+        Assert.Contains("Keel listening on http://127.0.0.1:", log);
+        Assert.Contains("No master key is configured", log);
+        Assert.Contains("1 written, 0 dropped", log);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
