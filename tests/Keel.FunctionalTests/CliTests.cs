@@ -72,6 +72,17 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task ConfigValidate_ShippedSample_IsValid()
+    {
+        var sample = Path.Combine(ClientCompatibilityTests.RepoRoot(), "samples", "keel.yaml");
+
+        var (code, stdout, stderr) = await RunAsync("config", "validate", "--config", sample);
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("OK (4 providers", stdout);
+    }
+
+    [Fact]
     public async Task ConfigValidate_Json_IsMachineReadable()
     {
         var path = Path.Combine(_directory, "bad.yaml");
