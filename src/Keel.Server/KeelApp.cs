@@ -15,6 +15,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -48,9 +49,9 @@ public static partial class KeelApp
 
         var services = builder.Services;
         services.AddSingleton(options);
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new ProviderFactory(sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(sp => new GatewayState(config, options.ConfigPath, sp.GetRequiredService<ProviderFactory>(), sp.GetRequiredService<ILogger<GatewayState>>()));
+        services.AddSingleton(sp => new GatewayState(config, options.ConfigPath, sp.GetRequiredService<ProviderFactory>(), sp.GetRequiredService<ILogger<GatewayState>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IKeelStore>(_ => new SqliteStore(Path.Combine(options.DataDirectory, "keel.db")));
         services.AddTraceRecorder(config.Recording.QueueCapacity);
         services.AddKeelGateway();

@@ -23,7 +23,20 @@ public static partial class ConfigLoader
     private static readonly string[] AuthKeys = ["master_key"];
     private static readonly string[] RecordingKeys = ["store_bodies", "queue_capacity"];
     private static readonly string[] ProviderKeys = ["kind", "base_url", "api_key", "api_version", "headers", "timeout"];
-    private static readonly string[] ModelKeys = ["provider", "model"];
+    private static readonly string[] ModelKeys = ["provider", "model", "strategy", "deployments", "fallbacks", "fallback_on", "retries", "retry_budget", "timeouts", "breaker"];
+    private static readonly string[] DeploymentKeys = ["provider", "model", "weight", "rpm", "tpm", "cost"];
+    private static readonly string[] CostKeys = ["input", "output"];
+    private static readonly string[] TimeoutKeys = ["connect", "first_token", "total"];
+    private static readonly string[] BreakerKeys = ["failure_ratio", "min_requests", "window", "cooldown"];
+    private static readonly Dictionary<string, ErrorClasses> ErrorClassNames = new(StringComparer.Ordinal)
+    {
+        ["rate_limit"] = ErrorClasses.RateLimit,
+        ["server_error"] = ErrorClasses.ServerError,
+        ["timeout"] = ErrorClasses.Timeout,
+        ["connection"] = ErrorClasses.Connection,
+        ["context_length"] = ErrorClasses.ContextLength,
+        ["content_policy"] = ErrorClasses.ContentPolicy,
+    };
 
     /// <summary>Loads and validates a config file.</summary>
     public static ConfigLoadResult LoadFile(string path, Func<string, string?>? getEnv = null)
@@ -78,7 +91,12 @@ public static partial class ConfigLoader
         var models = config.Models.ToDictionary(StringComparer.Ordinal);
         foreach (var model in BuiltInModels)
         {
-            models.TryAdd(model, new ModelConfig { Alias = model, Provider = LocalProviderName, UpstreamModel = model["local/".Length..] });
+            models.TryAdd(model, new ModelConfig
+            {
+                Alias = model,
+                Deployments = [new DeploymentConfig { Provider = LocalProviderName, Model = model["local/".Length..] }],
+                Retries = 0,
+            });
         }
 
         return config with
@@ -188,6 +206,7 @@ public static partial class ConfigLoader
                 }
             }
 
+            CheckFallbacks(models);
             return config with
             {
                 Providers = providers.ToFrozenDictionary(StringComparer.Ordinal),
@@ -295,6 +314,165 @@ public static partial class ConfigLoader
             }
 
             CheckKeys(map, path, ModelKeys);
+            var deployments = new List<DeploymentConfig>();
+            if (Child(map, "deployments") is { } deploymentsNode)
+            {
+                if (Child(map, "provider") is { } both)
+                {
+                    Error(both, $"{path}.provider", "give either 'provider' (one deployment) or 'deployments' (a list), not both");
+                }
+
+                if (deploymentsNode is not YamlSequenceNode list || list.Children.Count == 0)
+                {
+                    Error(deploymentsNode, $"{path}.deployments", "must be a non-empty list of { provider, model, weight?, rpm?, tpm?, cost? }");
+                    return null;
+                }
+
+                for (var i = 0; i < list.Children.Count; i++)
+                {
+                    if (ReadDeployment(list.Children[i], $"{path}.deployments[{i}]", alias, providers, allowExtras: true) is { } deployment)
+                    {
+                        deployments.Add(deployment);
+                    }
+                }
+            }
+            else if (ReadDeployment(map, path, alias, providers, allowExtras: false) is { } single)
+            {
+                deployments.Add(single);
+            }
+
+            if (deployments.Count == 0)
+            {
+                return null;
+            }
+
+            var strategy = ReadString(map, path, "strategy") ?? BalancingStrategies.Weighted;
+            if (!BalancingStrategies.All.Contains(strategy))
+            {
+                Error(Child(map, "strategy")!, $"{path}.strategy", $"unknown strategy '{strategy}'; expected one of: {string.Join(", ", BalancingStrategies.All)}");
+            }
+
+            var fallbacks = new List<string>();
+            if (Child(map, "fallbacks") is { } fallbacksNode)
+            {
+                if (fallbacksNode is YamlSequenceNode fallbackList)
+                {
+                    foreach (var item in fallbackList.Children)
+                    {
+                        if (item is YamlScalarNode { Value: { Length: > 0 } name })
+                        {
+                            fallbacks.Add(name);
+                            _fallbackRefs.Add((item, $"{path}.fallbacks", alias, name));
+                        }
+                        else
+                        {
+                            Error(item, $"{path}.fallbacks", "each fallback is the name of another model alias");
+                        }
+                    }
+                }
+                else
+                {
+                    Error(fallbacksNode, $"{path}.fallbacks", "must be a list of model aliases, e.g. [chat-backup]");
+                }
+            }
+
+            var fallbackOn = ErrorClasses.DefaultFallback;
+            if (Child(map, "fallback_on") is { } onNode)
+            {
+                fallbackOn = ErrorClasses.None;
+                if (onNode is YamlSequenceNode onList)
+                {
+                    foreach (var item in onList.Children)
+                    {
+                        var name = (item as YamlScalarNode)?.Value ?? "";
+                        if (ErrorClassNames.TryGetValue(name, out var flag))
+                        {
+                            fallbackOn |= flag;
+                        }
+                        else
+                        {
+                            Error(item, $"{path}.fallback_on", $"unknown error class '{name}'; expected any of: {string.Join(", ", ErrorClassNames.Keys)}");
+                        }
+                    }
+                }
+                else
+                {
+                    Error(onNode, $"{path}.fallback_on", "must be a list, e.g. [rate_limit, server_error, timeout]");
+                }
+            }
+
+            var retries = ReadLong(map, path, "retries", min: 0) is { } r ? (int)Math.Min(r, 10) : Math.Min(2, deployments.Count - 1);
+            var budget = ReadDouble(map, path, "retry_budget", 0, 1) ?? 0.2;
+            var firstProvider = deployments[0].Provider == LocalProviderName ? null : providers.GetValueOrDefault(deployments[0].Provider);
+            var timeouts = new TimeoutsConfig { Total = firstProvider?.Timeout ?? TimeSpan.FromMinutes(10) };
+            if (Child(map, "timeouts") is { } timeoutsNode && ExpectMapping(timeoutsNode, $"{path}.timeouts", out var timeoutsMap))
+            {
+                CheckKeys(timeoutsMap, $"{path}.timeouts", TimeoutKeys);
+                timeouts = new TimeoutsConfig
+                {
+                    Connect = ReadDuration(timeoutsMap, $"{path}.timeouts", "connect") ?? timeouts.Connect,
+                    FirstToken = ReadDuration(timeoutsMap, $"{path}.timeouts", "first_token") ?? timeouts.FirstToken,
+                    Total = ReadDuration(timeoutsMap, $"{path}.timeouts", "total") ?? timeouts.Total,
+                };
+            }
+
+            var breaker = new BreakerConfig();
+            if (Child(map, "breaker") is { } breakerNode && ExpectMapping(breakerNode, $"{path}.breaker", out var breakerMap))
+            {
+                CheckKeys(breakerMap, $"{path}.breaker", BreakerKeys);
+                breaker = new BreakerConfig
+                {
+                    FailureRatio = ReadDouble(breakerMap, $"{path}.breaker", "failure_ratio", 0.01, 1) ?? breaker.FailureRatio,
+                    MinRequests = (int)(ReadLong(breakerMap, $"{path}.breaker", "min_requests", min: 1) ?? breaker.MinRequests),
+                    Window = ReadDuration(breakerMap, $"{path}.breaker", "window") ?? breaker.Window,
+                    Cooldown = ReadDuration(breakerMap, $"{path}.breaker", "cooldown") ?? breaker.Cooldown,
+                };
+            }
+
+            return new ModelConfig
+            {
+                Alias = alias,
+                Deployments = deployments,
+                Strategy = strategy,
+                Fallbacks = fallbacks,
+                FallbackOn = fallbackOn,
+                Retries = retries,
+                RetryBudget = budget,
+                Timeouts = timeouts,
+                Breaker = breaker,
+            };
+        }
+
+        private readonly List<(YamlNode Node, string Field, string Alias, string Target)> _fallbackRefs = [];
+
+        /// <summary>Fallbacks may name aliases defined later in the file, so they are checked at the end.</summary>
+        public void CheckFallbacks(IReadOnlyDictionary<string, ModelConfig> models)
+        {
+            foreach (var (node, field, alias, target) in _fallbackRefs)
+            {
+                if (target == alias)
+                {
+                    Error(node, field, $"'{alias}' cannot fall back to itself");
+                }
+                else if (!models.ContainsKey(target) && !BuiltInModels.Contains(target))
+                {
+                    Error(node, field, $"unknown model alias '{target}'; fallbacks name other entries under 'models'");
+                }
+            }
+        }
+
+        private DeploymentConfig? ReadDeployment(YamlNode node, string path, string alias, Dictionary<string, ProviderConfig> providers, bool allowExtras)
+        {
+            if (!ExpectMapping(node, path, out var map))
+            {
+                return null;
+            }
+
+            if (allowExtras)
+            {
+                CheckKeys(map, path, DeploymentKeys);
+            }
+
             var provider = ReadString(map, path, "provider");
             if (provider is null)
             {
@@ -316,7 +494,56 @@ public static partial class ConfigLoader
                 return null;
             }
 
-            return new ModelConfig { Alias = alias, Provider = provider, UpstreamModel = upstream };
+            double? inputCost = null, outputCost = null;
+            if (allowExtras && Child(map, "cost") is { } costNode && ExpectMapping(costNode, $"{path}.cost", out var costMap))
+            {
+                CheckKeys(costMap, $"{path}.cost", CostKeys);
+                inputCost = ReadDouble(costMap, $"{path}.cost", "input", 0, 1_000_000);
+                outputCost = ReadDouble(costMap, $"{path}.cost", "output", 0, 1_000_000);
+            }
+
+            return new DeploymentConfig
+            {
+                Provider = provider,
+                Model = upstream,
+                Weight = allowExtras ? ReadDouble(map, path, "weight", 0, 1_000_000) ?? 1 : 1,
+                Rpm = allowExtras && ReadLong(map, path, "rpm", min: 1) is { } rpm ? (int)Math.Min(rpm, int.MaxValue) : null,
+                Tpm = allowExtras && ReadLong(map, path, "tpm", min: 1) is { } tpm ? (int)Math.Min(tpm, int.MaxValue) : null,
+                InputCostPer1M = inputCost,
+                OutputCostPer1M = outputCost,
+            };
+        }
+
+        private double? ReadDouble(YamlMappingNode map, string path, string key, double min, double max)
+        {
+            if (ReadString(map, path, key) is not { } text)
+            {
+                return null;
+            }
+
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+            {
+                Error(Child(map, key)!, $"{path}.{key}", $"'{text}' must be a number from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}");
+                return null;
+            }
+
+            return value;
+        }
+
+        private TimeSpan? ReadDuration(YamlMappingNode map, string path, string key)
+        {
+            if (ReadString(map, path, key) is not { } text)
+            {
+                return null;
+            }
+
+            if (!TryParseDuration(text, out var value))
+            {
+                Error(Child(map, key)!, $"{path}.{key}", $"'{text}' is not a duration; write e.g. 30s, 500ms, 2m");
+                return null;
+            }
+
+            return value;
         }
 
         private bool ExpectMapping(YamlNode node, string path, out YamlMappingNode map)

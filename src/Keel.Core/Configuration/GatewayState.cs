@@ -14,18 +14,20 @@ public sealed partial class GatewayState : IDisposable
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(250);
 
     private readonly ProviderFactory _factory;
+    private readonly Routing.RouteStateRegistry _registry;
     private readonly ILogger _logger;
     private readonly object _reloadGate = new();
     private GatewaySnapshot _current;
     private FileSystemWatcher? _watcher;
     private Timer? _debounceTimer;
 
-    public GatewayState(KeelConfig initial, string? configPath, ProviderFactory factory, ILogger<GatewayState> logger)
+    public GatewayState(KeelConfig initial, string? configPath, ProviderFactory factory, ILogger<GatewayState> logger, TimeProvider? time = null)
     {
         _factory = factory;
         _logger = logger;
+        _registry = new Routing.RouteStateRegistry(time ?? TimeProvider.System);
         ConfigPath = configPath;
-        _current = new GatewaySnapshot(initial, factory.Create);
+        _current = new GatewaySnapshot(initial, factory.Create, _registry);
     }
 
     public string? ConfigPath { get; }
@@ -52,7 +54,7 @@ public sealed partial class GatewayState : IDisposable
                 return result;
             }
 
-            var snapshot = new GatewaySnapshot(result.Config!, _factory.Create);
+            var snapshot = new GatewaySnapshot(result.Config!, _factory.Create, _registry);
             Volatile.Write(ref _current, snapshot);
             Log.Reloaded(_logger, ConfigPath, snapshot.Models.Count);
             Reloaded?.Invoke(snapshot);

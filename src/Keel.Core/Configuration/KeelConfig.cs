@@ -64,7 +64,103 @@ public sealed record ModelConfig
 {
     /// <summary>The name clients use in "model".</summary>
     public required string Alias { get; init; }
+
+    /// <summary>Where calls go; a plain <c>{ provider, model }</c> alias is a route of one deployment.</summary>
+    public required IReadOnlyList<DeploymentConfig> Deployments { get; init; }
+
+    /// <summary>How a deployment is picked: a name from <see cref="BalancingStrategies"/>.</summary>
+    public string Strategy { get; init; } = BalancingStrategies.Weighted;
+
+    /// <summary>Other aliases to try, in order, when this one fails with an error in <see cref="FallbackOn"/>.</summary>
+    public IReadOnlyList<string> Fallbacks { get; init; } = [];
+
+    /// <summary>Which error classes move the request on to the fallbacks.</summary>
+    public ErrorClasses FallbackOn { get; init; } = ErrorClasses.DefaultFallback;
+
+    /// <summary>Retries within this alias (another deployment when there is one), after the first attempt.</summary>
+    public int Retries { get; init; } = 2;
+
+    /// <summary>Most retries as a share of requests, so an outage does not multiply the load.</summary>
+    public double RetryBudget { get; init; } = 0.2;
+
+    public TimeoutsConfig Timeouts { get; init; } = new();
+
+    public BreakerConfig Breaker { get; init; } = new();
+}
+
+/// <summary>One provider + upstream model that can serve an alias.</summary>
+public sealed record DeploymentConfig
+{
     public required string Provider { get; init; }
-    /// <summary>The model name sent upstream.</summary>
-    public required string UpstreamModel { get; init; }
+    public required string Model { get; init; }
+    public double Weight { get; init; } = 1;
+    /// <summary>Requests per minute this deployment may take; null = no limit.</summary>
+    public int? Rpm { get; init; }
+    /// <summary>Tokens per minute this deployment may take; null = no limit.</summary>
+    public int? Tpm { get; init; }
+    /// <summary>USD per 1M input tokens (for the cost strategy).</summary>
+    public double? InputCostPer1M { get; init; }
+    /// <summary>USD per 1M output tokens (for the cost strategy).</summary>
+    public double? OutputCostPer1M { get; init; }
+
+    /// <summary>"provider/model", as shown in x-keel-deployment and the route health.</summary>
+    public string Id => $"{Provider}/{Model}";
+}
+
+public sealed record TimeoutsConfig
+{
+    /// <summary>Opening a new connection to the provider.</summary>
+    public TimeSpan Connect { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Until response headers (non-streaming) or the first chunk (streaming), per attempt.</summary>
+    public TimeSpan FirstToken { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>The whole call through this alias: every attempt and backoff, the whole stream.</summary>
+    public TimeSpan Total { get; init; } = TimeSpan.FromMinutes(10);
+}
+
+public sealed record BreakerConfig
+{
+    /// <summary>Open when this share of calls in the window failed…</summary>
+    public double FailureRatio { get; init; } = 0.5;
+    /// <summary>…and at least this many calls were made in it.</summary>
+    public int MinRequests { get; init; } = 10;
+    public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>How long an open breaker refuses calls before letting one probe through.</summary>
+    public TimeSpan Cooldown { get; init; } = TimeSpan.FromSeconds(15);
+}
+
+/// <summary>Classes of upstream failure, for retry and fallback decisions.</summary>
+[Flags]
+public enum ErrorClasses
+{
+    None = 0,
+    /// <summary>429.</summary>
+    RateLimit = 1,
+    /// <summary>5xx, and answers that are not valid JSON.</summary>
+    ServerError = 2,
+    /// <summary>No first token, or no end, in time.</summary>
+    Timeout = 4,
+    /// <summary>The provider could not be reached, or the connection broke.</summary>
+    Connection = 8,
+    /// <summary>The prompt is longer than the model's context window.</summary>
+    ContextLength = 16,
+    /// <summary>The provider refused the content.</summary>
+    ContentPolicy = 32,
+    /// <summary>Any other 4xx: the caller's mistake; never retried, never a fallback.</summary>
+    Client = 64,
+
+    /// <summary>Worth another attempt at the same alias.</summary>
+    Retryable = RateLimit | ServerError | Timeout | Connection,
+    DefaultFallback = RateLimit | ServerError | Timeout | Connection | ContextLength,
+}
+
+/// <summary>The names of the balancing strategies.</summary>
+public static class BalancingStrategies
+{
+    public const string Weighted = "weighted";
+    public const string RoundRobin = "round-robin";
+    public const string LeastBusy = "least-busy";
+    public const string LowestLatency = "lowest-latency";
+    public const string Cost = "cost";
+
+    public static readonly IReadOnlyList<string> All = [Weighted, RoundRobin, LeastBusy, LowestLatency, Cost];
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Keel.Core.Providers;
+using Keel.Core.Routing;
 using Keel.Core.Wire;
 
 namespace Keel.Core.Pipeline;
@@ -74,7 +75,13 @@ public sealed class GatewayContext
     public bool IsStreaming { get; set; }
 
     /// <summary>The route chosen by the resolve stage.</summary>
-    public ResolvedModel? Route { get; set; }
+    public ModelRoute? Route { get; set; }
+
+    /// <summary>The deployment of the last attempt (the one that served, when the call succeeded).</summary>
+    public Deployment? ServedBy { get; set; }
+
+    /// <summary>Usage seen so far in a streamed answer (set by the record stage as chunks pass).</summary>
+    public Usage? ObservedUsage { get; set; }
 
     public GatewayResponse? Response { get; set; }
 

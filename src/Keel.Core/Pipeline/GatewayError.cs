@@ -6,6 +6,9 @@ namespace Keel.Core.Pipeline;
 /// </summary>
 public sealed record GatewayError(int StatusCode, string Type, string? Code, string Message, string? Param = null)
 {
+    /// <summary>How long the client should wait before trying again (sent as Retry-After).</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     public static GatewayError InvalidRequest(string message, string? param = null, string? code = null) =>
         new(400, "invalid_request_error", code, message, param);
 

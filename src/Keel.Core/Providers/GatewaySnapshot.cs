@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Security.Cryptography;
 using System.Text;
 using Keel.Core.Configuration;
+using Keel.Core.Routing;
 
 namespace Keel.Core.Providers;
 
@@ -11,26 +12,33 @@ namespace Keel.Core.Providers;
 /// </summary>
 public sealed class GatewaySnapshot
 {
-    public GatewaySnapshot(KeelConfig config, Func<ProviderConfig, IModelProvider> createProvider)
+    public GatewaySnapshot(KeelConfig config, Func<ProviderConfig, IModelProvider> createProvider, RouteStateRegistry? registry = null, BalancingPolicies? policies = null)
     {
         Config = config;
-        var providers = config.Providers.ToFrozenDictionary(p => p.Key, p => createProvider(p.Value), StringComparer.Ordinal);
-        Providers = providers;
-        Models = config.Models.ToFrozenDictionary(
-            m => m.Key,
-            m =>
-            {
-                var providerConfig = config.Providers[m.Value.Provider];
-                return new ResolvedModel(m.Key, providerConfig.Name, providerConfig.Kind, m.Value.UpstreamModel, providers[providerConfig.Name], providerConfig.Timeout);
-            },
-            StringComparer.Ordinal);
+        Registry = registry ?? new RouteStateRegistry(TimeProvider.System);
+        Policies = policies ?? new BalancingPolicies();
+        Providers = config.Providers.ToFrozenDictionary(p => p.Key, p => createProvider(p.Value), StringComparer.Ordinal);
+        Models = config.Models.ToFrozenDictionary(m => m.Key, m => BuildRoute(m.Value), StringComparer.Ordinal);
         MasterKeyHash = config.Auth.MasterKey is { } key ? SHA256.HashData(Encoding.UTF8.GetBytes(key)) : null;
         Secrets = [.. config.Providers.Values.Select(p => p.ApiKey).Append(config.Auth.MasterKey).OfType<string>().Where(s => s.Length >= 4)];
     }
 
     public KeelConfig Config { get; }
+    public RouteStateRegistry Registry { get; }
+    public BalancingPolicies Policies { get; }
     public FrozenDictionary<string, IModelProvider> Providers { get; }
-    public FrozenDictionary<string, ResolvedModel> Models { get; }
+
+    /// <summary>Every alias (and built-in model) ready to serve.</summary>
+    public FrozenDictionary<string, ModelRoute> Models { get; }
+
+    /// <summary>Builds a route for a model config; also used for direct "provider/model" names.</summary>
+    public ModelRoute BuildRoute(ModelConfig model)
+    {
+        var deployments = model.Deployments
+            .Select(d => new Deployment(d, Config.Providers[d.Provider], Providers[d.Provider], Registry.GetDeployment(model.Alias, d, model.Breaker)))
+            .ToList();
+        return new ModelRoute(model, deployments, Policies.Get(model.Strategy), Registry.GetRoute(model.Alias), Registry.Time);
+    }
 
     /// <summary>SHA-256 of the master key, or null when none is configured.</summary>
     public byte[]? MasterKeyHash { get; }

@@ -32,6 +32,9 @@ public sealed class ChatCall
     public required string UpstreamModel { get; init; }
 
     public bool Stream { get; init; }
+
+    /// <summary>Limit on opening a new connection; see <see cref="ProviderRequestOptions.ConnectTimeout"/>.</summary>
+    public TimeSpan? ConnectTimeout { get; init; }
 }
 
 /// <summary>One embeddings call to make upstream.</summary>
@@ -41,6 +44,7 @@ public sealed class EmbedCall
     public ReadOnlyMemory<byte> RawBody { get; init; }
     public bool RawBodyUsable { get; init; }
     public required string UpstreamModel { get; init; }
+    public TimeSpan? ConnectTimeout { get; init; }
 }
 
 /// <summary>A response or an error; exactly one is set.</summary>
@@ -51,5 +55,9 @@ public readonly record struct ProviderResult(GatewayResponse? Response, GatewayE
     public static ProviderResult Fail(GatewayError error) => new(null, error);
 }
 
-/// <summary>A model alias bound to the provider instance that serves it.</summary>
-public sealed record ResolvedModel(string Alias, string ProviderName, string ProviderKind, string UpstreamModel, IModelProvider Provider, TimeSpan Timeout);
+/// <summary>Per-call transport settings a provider applies to its HTTP requests.</summary>
+public static class ProviderRequestOptions
+{
+    /// <summary>How long opening a new connection may take (read by the shared handler's connect callback).</summary>
+    public static readonly HttpRequestOptionsKey<TimeSpan> ConnectTimeout = new("keel.connect_timeout");
+}

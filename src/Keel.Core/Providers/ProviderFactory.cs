@@ -16,7 +16,6 @@ public sealed class ProviderFactory : IDisposable
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-        ConnectTimeout = TimeSpan.FromSeconds(10),
         AutomaticDecompression = DecompressionMethods.None,
         MaxConnectionsPerServer = int.MaxValue,
         EnableMultipleHttp2Connections = true,
@@ -27,7 +26,35 @@ public sealed class ProviderFactory : IDisposable
 
     private readonly TimeProvider _time;
 
-    public ProviderFactory(TimeProvider time) => _time = time;
+    public ProviderFactory(TimeProvider time)
+    {
+        _time = time;
+        _handler.ConnectCallback = ConnectAsync;
+    }
+
+    /// <summary>Opens the socket under the calling route's connect timeout; a timeout is a connection error.</summary>
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var timeout = context.InitialRequestMessage.Options.TryGetValue(ProviderRequestOptions.ConnectTimeout, out var t) ? t : TimeSpan.FromSeconds(10);
+        using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutCts.CancelAfter(timeout);
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(context.DnsEndPoint, timeoutCts.Token);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new IOException($"Connecting to {context.DnsEndPoint.Host}:{context.DnsEndPoint.Port} took longer than {timeout.TotalSeconds:0.###} s.");
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 
     public IModelProvider Create(ProviderConfig config)
     {

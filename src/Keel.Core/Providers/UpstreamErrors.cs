@@ -14,7 +14,7 @@ public static class UpstreamErrors
     public static async Task<GatewayError> FromResponseAsync(string provider, HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var body = await ReadBoundedAsync(response.Content, MaxErrorBodyBytes, cancellationToken);
-        return FromBody(provider, (int)response.StatusCode, body);
+        return FromBody(provider, (int)response.StatusCode, body) with { RetryAfter = RetryAfter(response.Headers) };
     }
 
     /// <summary>
@@ -74,9 +74,22 @@ public static class UpstreamErrors
         return buffer.ToArray();
     }
 
-    /// <summary>A Retry-After the client should see, when upstream sent one.</summary>
-    public static string? RetryAfter(HttpResponseHeaders headers) =>
-        headers.RetryAfter?.Delta is { } delta ? ((int)Math.Ceiling(delta.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
+    /// <summary>The upstream's Retry-After (seconds or a date), or OpenAI's retry-after-ms, when it sent one.</summary>
+    public static TimeSpan? RetryAfter(HttpResponseHeaders headers)
+    {
+        if (headers.TryGetValues("retry-after-ms", out var ms) &&
+            double.TryParse(ms.FirstOrDefault(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var millis) && millis >= 0)
+        {
+            return TimeSpan.FromMilliseconds(millis);
+        }
+
+        return headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - DateTimeOffset.UtcNow is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+            _ => null,
+        };
+    }
 
     private static string? GetString(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value)

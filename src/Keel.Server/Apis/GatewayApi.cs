@@ -185,7 +185,7 @@ internal static class GatewayApi
 
         var list = new ModelList
         {
-            Data = [.. snapshot.Models.Values.OrderBy(m => m.Alias, StringComparer.Ordinal).Select(m => new ModelInfo { Id = m.Alias, OwnedBy = m.ProviderName, Created = 0 })],
+            Data = [.. snapshot.Models.Values.OrderBy(m => m.Alias, StringComparer.Ordinal).Select(m => new ModelInfo { Id = m.Alias, OwnedBy = m.Deployments[0].Provider.Name, Created = 0 })],
         };
         http.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(http.Response.Body, list, KeelJson.Context.ModelList, http.RequestAborted);

@@ -25,8 +25,8 @@ public sealed class ConfigLoaderTests
         var config = result.Config!;
         Assert.Equal("sk-test-1", config.Providers["openai"].ApiKey);
         Assert.Equal("https://api.anthropic.com/v1", config.Providers["claude"].BaseUrl);
-        Assert.Equal("gpt-4o-mini", config.Models["gpt-4o-mini"].UpstreamModel);
-        Assert.Equal("claude-3-5-haiku-latest", config.Models["fast"].UpstreamModel);
+        Assert.Equal("gpt-4o-mini", config.Models["gpt-4o-mini"].Deployments[0].Model);
+        Assert.Equal("claude-3-5-haiku-latest", config.Models["fast"].Deployments[0].Model);
         Assert.Contains("local/echo", config.Models.Keys);
         Assert.Equal(ProviderKinds.Local, config.Providers["local"].Kind);
     }

@@ -74,6 +74,7 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
 
                 ttft ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 accumulator.Add(enumerator.Current.Span);
+                context.ObservedUsage = accumulator.Usage;
                 yield return enumerator.Current;
             }
         }
@@ -123,7 +124,7 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
             root.Set("gen_ai.usage.input_tokens", usage.PromptTokens).Set("gen_ai.usage.output_tokens", usage.CompletionTokens);
         }
 
-        var route = context.Route;
+        var served = context.ServedBy;
         recorder.Record(new TraceRecord
         {
             TraceId = context.TraceId,
@@ -132,8 +133,8 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
             ProjectId = context.Identity.ProjectId,
             KeyId = context.Identity.KeyId,
             Model = context.RequestedModel,
-            Provider = route?.ProviderName,
-            UpstreamModel = route?.UpstreamModel,
+            Provider = served?.Provider.Name,
+            UpstreamModel = served?.Config.Model,
             Stream = context.IsStreaming,
             StatusCode = error?.StatusCode ?? context.Response?.StatusCode ?? 200,
             ErrorCode = error?.Code ?? error?.Type,

@@ -1,5 +1,6 @@
 using Keel.Core.Configuration;
 using Keel.Core.Providers;
+using Keel.Core.Routing;
 
 namespace Keel.Core.Pipeline.Stages;
 
@@ -26,11 +27,11 @@ internal sealed class ResolveStage : IGatewayStage
         }
 
         context.Route = route;
-        context.CurrentSpan?.Set("keel.provider", route.ProviderName).Set("keel.upstream_model", route.UpstreamModel);
+        context.CurrentSpan?.Set("keel.alias", route.Alias).Set("keel.strategy", route.Config.Strategy).Set("keel.deployments", route.Deployments.Count);
         return next(context);
     }
 
-    private static bool TryDirect(GatewaySnapshot snapshot, string model, out ResolvedModel route)
+    private static bool TryDirect(GatewaySnapshot snapshot, string model, out ModelRoute route)
     {
         route = null!;
         var slash = model.IndexOf('/', StringComparison.Ordinal);
@@ -45,7 +46,13 @@ internal sealed class ResolveStage : IGatewayStage
             return false;
         }
 
-        route = new ResolvedModel(model, providerName, config.Kind, model[(slash + 1)..], snapshot.Providers[providerName], config.Timeout);
+        route = snapshot.BuildRoute(new ModelConfig
+        {
+            Alias = model,
+            Deployments = [new DeploymentConfig { Provider = providerName, Model = model[(slash + 1)..] }],
+            Retries = 0,
+            Timeouts = new TimeoutsConfig { Total = config.Timeout },
+        });
         return true;
     }
 }

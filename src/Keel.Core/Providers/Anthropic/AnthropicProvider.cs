@@ -29,6 +29,11 @@ internal sealed class AnthropicProvider(ProviderConfig config, HttpClient http, 
         }
 
         using var request = CreateRequest(AnthropicTranslator.Serialize(translation.Request!));
+        if (call.ConnectTimeout is { } connectTimeout)
+        {
+            request.Options.Set(ProviderRequestOptions.ConnectTimeout, connectTimeout);
+        }
+
         HttpResponseMessage response;
         try
         {

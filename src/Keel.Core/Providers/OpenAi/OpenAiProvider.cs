@@ -33,7 +33,7 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
             call.Request.Model = original;
         }
 
-        using var request = CreateRequest("chat/completions", call.UpstreamModel, body);
+        using var request = CreateRequest("chat/completions", call.UpstreamModel, body, call.ConnectTimeout);
         HttpResponseMessage response;
         try
         {
@@ -78,7 +78,7 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
             call.Request.Model = original;
         }
 
-        using var request = CreateRequest("embeddings", call.UpstreamModel, body);
+        using var request = CreateRequest("embeddings", call.UpstreamModel, body, call.ConnectTimeout);
         try
         {
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
@@ -92,7 +92,7 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
         }
     }
 
-    private HttpRequestMessage CreateRequest(string operation, string upstreamModel, byte[] body)
+    private HttpRequestMessage CreateRequest(string operation, string upstreamModel, byte[] body, TimeSpan? connectTimeout)
     {
         // Azure addresses the deployment in the path and versions the API in the query.
         var url = _azure
@@ -117,6 +117,11 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
         foreach (var (name, value) in config.Headers)
         {
             request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        if (connectTimeout is { } timeout)
+        {
+            request.Options.Set(ProviderRequestOptions.ConnectTimeout, timeout);
         }
 
         return request;
