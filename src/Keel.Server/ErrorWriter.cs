@@ -13,6 +13,11 @@ internal static class ErrorWriter
     {
         http.Response.StatusCode = error.StatusCode;
         http.Response.ContentType = "application/json";
+        if (error.RetryAfter is { } retryAfter)
+        {
+            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         var envelope = new ErrorEnvelope
         {
             Error = new ErrorBody

@@ -71,6 +71,7 @@ public static partial class KeelApp
         app.MapHealthApi();
         app.MapGatewayApi();
         app.MapTracesApi();
+        app.MapRoutesApi();
         app.MapFallback(UnmatchedRequest);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Keel");

@@ -12,4 +12,5 @@ internal sealed record HealthReport(string Status, IReadOnlyDictionary<string, s
 [JsonSerializable(typeof(TraceRecord))]
 [JsonSerializable(typeof(TracePage))]
 [JsonSerializable(typeof(HealthReport))]
+[JsonSerializable(typeof(RoutesHealthReport))]
 internal sealed partial class ControlPlaneJsonContext : JsonSerializerContext;
