@@ -27,8 +27,12 @@ public sealed record Fault
     public int? EndWithoutDoneAfterChunks { get; init; }
     /// <summary>Send a body (or a chunk) that is not JSON.</summary>
     public bool MalformedJson { get; init; }
+    /// <summary>Streams: which chunk <see cref="MalformedJson"/> corrupts (0 = before anything valid was sent).</summary>
+    public int MalformedChunkIndex { get; init; } = 1;
     /// <summary>Streams: wait between chunks.</summary>
     public TimeSpan ChunkDelay { get; init; }
+    /// <summary>Drop the connection without answering.</summary>
+    public bool AbortConnection { get; init; }
 }
 
 /// <summary>One request the fake received.</summary>
@@ -72,6 +76,19 @@ public sealed class FakeProvider : IAsyncDisposable
 
     public void Enqueue(Fault fault) => _faults.Enqueue(fault);
 
+    /// <summary>Share of calls (0..1) that get a random fault from <see cref="RandomFaults"/> when none is queued.</summary>
+    public double FaultRate { get; set; }
+
+    /// <summary>The faults drawn from at <see cref="FaultRate"/>.</summary>
+    public IReadOnlyList<Fault> RandomFaults { get; set; } = [];
+
+    private int _randomFaultsInjected;
+
+    /// <summary>How many calls got a random fault.</summary>
+    public int RandomFaultsInjected => Volatile.Read(ref _randomFaultsInjected);
+
+    private readonly Random _random = new(12345);
+
     public static async Task<FakeProvider> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -112,7 +129,18 @@ public sealed class FakeProvider : IAsyncDisposable
         var text = await reader.ReadToEndAsync();
         var headers = http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
         Requests.Enqueue(new RecordedRequest(http.Request.Method, http.Request.Path, http.Request.QueryString.Value ?? "", headers, text));
-        _faults.TryDequeue(out var fault);
+        if (!_faults.TryDequeue(out var fault) && FaultRate > 0 && RandomFaults.Count > 0)
+        {
+            lock (_random)
+            {
+                if (_random.NextDouble() < FaultRate)
+                {
+                    fault = RandomFaults[_random.Next(RandomFaults.Count)];
+                    Interlocked.Increment(ref _randomFaultsInjected);
+                }
+            }
+        }
+
         if (fault?.Delay > TimeSpan.Zero)
         {
             await Task.Delay(fault.Delay, http.RequestAborted);
@@ -123,6 +151,12 @@ public sealed class FakeProvider : IAsyncDisposable
 
     private static async Task<bool> WriteFaultStatusAsync(HttpContext http, Fault? fault)
     {
+        if (fault?.AbortConnection == true)
+        {
+            http.Abort();
+            return true;
+        }
+
         if (fault?.Status is not { } status)
         {
             if (fault?.MalformedJson == true && !IsStream(http))
@@ -266,7 +300,7 @@ public sealed class FakeProvider : IAsyncDisposable
                 return;
             }
 
-            var text = fault?.MalformedJson == true && i == 1 ? "data: {\"id\": broken\n\n" : events[i];
+            var text = fault?.MalformedJson == true && i == fault.MalformedChunkIndex ? "data: {\"id\": broken\n\n" : events[i];
             await http.Response.WriteAsync(text, http.RequestAborted);
             await http.Response.Body.FlushAsync(http.RequestAborted);
             if (delay > TimeSpan.Zero)

@@ -21,6 +21,9 @@ public interface ITraceStore
 
     Task<TraceRecord?> GetAsync(string traceId, CancellationToken cancellationToken);
 
+    /// <summary>How many traces are stored.</summary>
+    Task<long> CountAsync(CancellationToken cancellationToken);
+
     /// <summary>Newest first; no bodies and no spans.</summary>
     Task<IReadOnlyList<TraceRecord>> ListAsync(TraceQuery query, CancellationToken cancellationToken);
 }

@@ -188,6 +188,14 @@ public sealed class SqliteStore : IKeelStore, ITraceStore
         return trace with { Spans = spans };
     }
 
+    public async Task<long> CountAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM traces";
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public async Task<IReadOnlyList<TraceRecord>> ListAsync(TraceQuery query, CancellationToken cancellationToken)
     {
         await using var connection = await OpenReaderAsync(cancellationToken);

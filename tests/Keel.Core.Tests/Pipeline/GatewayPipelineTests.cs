@@ -46,6 +46,7 @@ public sealed class GatewayPipelineTests
             return Task.CompletedTask;
         }
 
+        public Task<long> CountAsync(CancellationToken cancellationToken) => Task.FromResult((long)Written.Count);
         public Task<TraceRecord?> GetAsync(string traceId, CancellationToken cancellationToken) => Task.FromResult<TraceRecord?>(null);
         public Task<IReadOnlyList<TraceRecord>> ListAsync(TraceQuery query, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<TraceRecord>>([]);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
