@@ -25,7 +25,13 @@ public sealed record TraceRecord
     public double? TtftMs { get; init; }
     public int? InputTokens { get; init; }
     public int? OutputTokens { get; init; }
-    public IReadOnlyList<SpanRecord> Spans { get; init; } = [];
+
+    /// <summary>The spans as stored: one JSON array (see <see cref="SpanJson"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? SpansJson { get; init; }
+
+    /// <summary>The spans, in start order (empty in trace lists, which leave them out).</summary>
+    public IReadOnlyList<SpanRecord> Spans => SpanJson.Parse(SpansJson);
 }
 
 /// <summary>One span of a trace, as stored.</summary>
@@ -39,7 +45,7 @@ public sealed record SpanRecord
     public bool IsError { get; init; }
     public string? StatusMessage { get; init; }
     /// <summary>Attributes as a JSON object.</summary>
-    public string AttributesJson { get; init; } = "{}";
+    public System.Text.Json.JsonElement Attributes { get; init; }
 }
 
 /// <summary>A page of trace summaries (no bodies, no spans).</summary>

@@ -12,7 +12,8 @@ namespace Keel.Core.Recording;
 /// </summary>
 public sealed partial class TraceRecorder : BackgroundService
 {
-    private const int MaxBatch = 256;
+    private const int MaxBatch = 512;
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
 
     private readonly Channel<TraceRecord> _channel;
@@ -75,6 +76,20 @@ public sealed partial class TraceRecorder : BackgroundService
             while (await reader.WaitToReadAsync(CancellationToken.None))
             {
                 Volatile.Write(ref _inFlight, 1);
+                // Commit cost is per transaction (the pages of every index are rewritten), so wait a
+                // moment for a batch to fill instead of committing a trace at a time.
+                if (reader.Count < MaxBatch && !stoppingToken.IsCancellationRequested)
+                {
+                    try
+                    {
+                        await Task.Delay(Linger, stoppingToken);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // Shutting down: write what is there.
+                    }
+                }
+
                 while (batch.Count < MaxBatch && reader.TryRead(out var trace))
                 {
                     batch.Add(trace);

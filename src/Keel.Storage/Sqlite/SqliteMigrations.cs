@@ -4,7 +4,7 @@ internal static class SqliteMigrations
 {
     public static readonly IReadOnlyList<Migration> All =
     [
-        new(1, "traces and spans", """
+        new(1, "traces", """
             CREATE TABLE traces (
                 trace_id        TEXT PRIMARY KEY,
                 started_at      INTEGER NOT NULL,   -- unix milliseconds
@@ -23,22 +23,11 @@ internal static class SqliteMigrations
                 latency_ms      REAL NOT NULL,
                 ttft_ms         REAL,
                 input_tokens    INTEGER,
-                output_tokens   INTEGER
+                output_tokens   INTEGER,
+                spans           TEXT                -- JSON array of the gateway's spans (SpanJson)
             );
             CREATE INDEX ix_traces_started ON traces (started_at DESC);
             CREATE INDEX ix_traces_model_started ON traces (model, started_at DESC);
-            CREATE TABLE spans (
-                trace_id        TEXT NOT NULL REFERENCES traces (trace_id) ON DELETE CASCADE,
-                span_id         TEXT NOT NULL,
-                parent_span_id  TEXT,
-                name            TEXT NOT NULL,
-                started_at      INTEGER NOT NULL,  -- unix microseconds
-                duration_ms     REAL NOT NULL,
-                is_error        INTEGER NOT NULL,
-                status_message  TEXT,
-                attributes      TEXT NOT NULL,
-                PRIMARY KEY (trace_id, span_id)
-            );
             """),
     ];
 }

@@ -75,62 +75,49 @@ public sealed class SqliteStore : IKeelStore, ITraceStore
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            await using var transaction = (SqliteTransaction)await writer.BeginTransactionAsync(cancellationToken);
-            await using var traceCommand = writer.CreateCommand();
-            traceCommand.Transaction = transaction;
-            traceCommand.CommandText = """
+            // Synchronous on purpose: this runs on the recorder's background writer, where the async
+            // ADO.NET calls only add overhead (SQLite has no real async I/O).
+            using var transaction = writer.BeginTransaction();
+            using var command = writer.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
                 INSERT OR REPLACE INTO traces (trace_id, started_at, operation, project_id, key_id, model, provider, upstream_model,
-                    stream, status_code, error_code, error_message, request_body, response_body, latency_ms, ttft_ms, input_tokens, output_tokens)
-                VALUES ($id, $started, $op, $project, $key, $model, $provider, $upstream, $stream, $status, $ecode, $emsg, $req, $resp, $lat, $ttft, $in, $out)
+                    stream, status_code, error_code, error_message, request_body, response_body, latency_ms, ttft_ms, input_tokens, output_tokens, spans)
+                VALUES ($id, $started, $op, $project, $key, $model, $provider, $upstream, $stream, $status, $ecode, $emsg, $req, $resp, $lat, $ttft, $in, $out, $spans)
                 """;
-            var p = traceCommand.Parameters;
-            string[] names = ["$id", "$started", "$op", "$project", "$key", "$model", "$provider", "$upstream", "$stream", "$status", "$ecode", "$emsg", "$req", "$resp", "$lat", "$ttft", "$in", "$out"];
+            var p = command.Parameters;
+            string[] names = ["$id", "$started", "$op", "$project", "$key", "$model", "$provider", "$upstream", "$stream", "$status", "$ecode", "$emsg", "$req", "$resp", "$lat", "$ttft", "$in", "$out", "$spans"];
             foreach (var name in names)
             {
                 p.Add(new SqliteParameter { ParameterName = name });
             }
 
-            await using var spanCommand = writer.CreateCommand();
-            spanCommand.Transaction = transaction;
-            spanCommand.CommandText = """
-                INSERT OR REPLACE INTO spans (trace_id, span_id, parent_span_id, name, started_at, duration_ms, is_error, status_message, attributes)
-                VALUES ($trace, $span, $parent, $name, $started, $dur, $err, $msg, $attrs)
-                """;
-            string[] spanNames = ["$trace", "$span", "$parent", "$name", "$started", "$dur", "$err", "$msg", "$attrs"];
-            foreach (var name in spanNames)
-            {
-                spanCommand.Parameters.Add(new SqliteParameter { ParameterName = name });
-            }
-
+            command.Prepare();
             foreach (var t in traces)
             {
-                object?[] values =
-                [
-                    t.TraceId, t.StartedAt.ToUnixTimeMilliseconds(), t.Operation, t.ProjectId, t.KeyId, t.Model, t.Provider, t.UpstreamModel,
-                    t.Stream ? 1 : 0, t.StatusCode, t.ErrorCode, t.ErrorMessage, t.RequestBody, t.ResponseBody, t.LatencyMs, t.TtftMs, t.InputTokens, t.OutputTokens,
-                ];
-                for (var i = 0; i < values.Length; i++)
-                {
-                    p[i].Value = values[i] ?? DBNull.Value;
-                }
-
-                await traceCommand.ExecuteNonQueryAsync(cancellationToken);
-                foreach (var s in t.Spans)
-                {
-                    object?[] spanValues =
-                    [
-                        t.TraceId, s.SpanId, s.ParentSpanId, s.Name, UnixMicroseconds(s.StartedAt), s.DurationMs, s.IsError ? 1 : 0, s.StatusMessage, s.AttributesJson,
-                    ];
-                    for (var i = 0; i < spanValues.Length; i++)
-                    {
-                        spanCommand.Parameters[i].Value = spanValues[i] ?? DBNull.Value;
-                    }
-
-                    await spanCommand.ExecuteNonQueryAsync(cancellationToken);
-                }
+                p[0].Value = t.TraceId;
+                p[1].Value = t.StartedAt.ToUnixTimeMilliseconds();
+                p[2].Value = t.Operation;
+                p[3].Value = (object?)t.ProjectId ?? DBNull.Value;
+                p[4].Value = (object?)t.KeyId ?? DBNull.Value;
+                p[5].Value = (object?)t.Model ?? DBNull.Value;
+                p[6].Value = (object?)t.Provider ?? DBNull.Value;
+                p[7].Value = (object?)t.UpstreamModel ?? DBNull.Value;
+                p[8].Value = t.Stream ? 1 : 0;
+                p[9].Value = t.StatusCode;
+                p[10].Value = (object?)t.ErrorCode ?? DBNull.Value;
+                p[11].Value = (object?)t.ErrorMessage ?? DBNull.Value;
+                p[12].Value = (object?)t.RequestBody ?? DBNull.Value;
+                p[13].Value = (object?)t.ResponseBody ?? DBNull.Value;
+                p[14].Value = t.LatencyMs;
+                p[15].Value = (object?)t.TtftMs ?? DBNull.Value;
+                p[16].Value = (object?)t.InputTokens ?? DBNull.Value;
+                p[17].Value = (object?)t.OutputTokens ?? DBNull.Value;
+                p[18].Value = (object?)t.SpansJson ?? DBNull.Value;
+                command.ExecuteNonQuery();
             }
 
-            await transaction.CommitAsync(cancellationToken);
+            transaction.Commit();
         }
         catch (SqliteException ex)
         {
@@ -146,46 +133,22 @@ public sealed class SqliteStore : IKeelStore, ITraceStore
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {TraceColumns}, request_body, response_body FROM traces WHERE trace_id = $id";
+        command.CommandText = $"SELECT {TraceColumns}, request_body, response_body, spans FROM traces WHERE trace_id = $id";
         command.Parameters.AddWithValue("$id", traceId);
-        TraceRecord trace;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
         {
-            if (!await reader.ReadAsync(cancellationToken))
-            {
-                return null;
-            }
-
-            trace = ReadTrace(reader) with
-            {
-                RequestBody = reader.IsDBNull(16) ? null : reader.GetString(16),
-                ResponseBody = reader.IsDBNull(17) ? null : reader.GetString(17),
-            };
+            return null;
         }
 
-        await using var spanCommand = connection.CreateCommand();
-        spanCommand.CommandText = "SELECT span_id, parent_span_id, name, started_at, duration_ms, is_error, status_message, attributes FROM spans WHERE trace_id = $id ORDER BY started_at, rowid";
-        spanCommand.Parameters.AddWithValue("$id", traceId);
-        var spans = new List<SpanRecord>();
-        await using (var reader = await spanCommand.ExecuteReaderAsync(cancellationToken))
+        var trace = ReadTrace(reader) with
         {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                spans.Add(new SpanRecord
-                {
-                    SpanId = reader.GetString(0),
-                    ParentSpanId = reader.IsDBNull(1) ? null : reader.GetString(1),
-                    Name = reader.GetString(2),
-                    StartedAt = DateTimeOffset.UnixEpoch.AddTicks(reader.GetInt64(3) * 10),
-                    DurationMs = reader.GetDouble(4),
-                    IsError = reader.GetInt64(5) != 0,
-                    StatusMessage = reader.IsDBNull(6) ? null : reader.GetString(6),
-                    AttributesJson = reader.GetString(7),
-                });
-            }
-        }
+            RequestBody = reader.IsDBNull(16) ? null : reader.GetString(16),
+            ResponseBody = reader.IsDBNull(17) ? null : reader.GetString(17),
+            SpansJson = reader.IsDBNull(18) ? null : reader.GetString(18),
+        };
 
-        return trace with { Spans = spans };
+        return trace;
     }
 
     public async Task<long> CountAsync(CancellationToken cancellationToken)
@@ -264,8 +227,6 @@ public sealed class SqliteStore : IKeelStore, ITraceStore
         await connection.OpenAsync(cancellationToken);
         return connection;
     }
-
-    private static long UnixMicroseconds(DateTimeOffset at) => (at - DateTimeOffset.UnixEpoch).Ticks / 10;
 
     private static bool IsTransient(SqliteException ex) => ex.SqliteErrorCode is 5 or 6; // SQLITE_BUSY, SQLITE_LOCKED
 

@@ -145,44 +145,7 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
             TtftMs = ttftMs,
             InputTokens = usage?.PromptTokens,
             OutputTokens = usage?.CompletionTokens,
-            Spans = [.. context.Trace.Spans.Select(ToRecord)],
+            SpansJson = SpanJson.Write(context.Trace.Spans),
         });
-    }
-
-    private static SpanRecord ToRecord(Span span) => new()
-    {
-        SpanId = span.SpanId,
-        ParentSpanId = span.ParentSpanId,
-        Name = span.Name,
-        StartedAt = span.StartedAt,
-        DurationMs = span.DurationMs,
-        IsError = span.IsError,
-        StatusMessage = span.StatusMessage,
-        AttributesJson = SerializeAttributes(span.Attributes),
-    };
-
-    private static string SerializeAttributes(Dictionary<string, object?> attributes)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            foreach (var (key, value) in attributes)
-            {
-                switch (value)
-                {
-                    case null: writer.WriteNull(key); break;
-                    case bool b: writer.WriteBoolean(key, b); break;
-                    case int i: writer.WriteNumber(key, i); break;
-                    case long l: writer.WriteNumber(key, l); break;
-                    case double d: writer.WriteNumber(key, d); break;
-                    default: writer.WriteString(key, value.ToString()); break;
-                }
-            }
-
-            writer.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 }
