@@ -88,10 +88,16 @@ public sealed class GatewayContext
     public GatewayError? Error { get; set; }
 
     /// <summary>Response headers stages want the client to see (e.g. x-keel-deployment).</summary>
-    public Dictionary<string, string> ResponseHeaders { get; } = new(StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, string> ResponseHeaders => _responseHeaders ??= new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>True when a stage added response headers (saves allocating the dictionary to ask).</summary>
+    public bool HasResponseHeaders => _responseHeaders is { Count: > 0 };
 
     /// <summary>Typed per-request state that later stages add without changing this class.</summary>
-    public Dictionary<Type, object> Features { get; } = [];
+    public Dictionary<Type, object> Features => _features ??= [];
+
+    private Dictionary<string, string>? _responseHeaders;
+    private Dictionary<Type, object>? _features;
 
     /// <summary>Short-circuits the request with an error.</summary>
     public void Fail(GatewayError error)

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Json;
 using Keel.Core.Pipeline;
 
@@ -11,7 +10,7 @@ namespace Keel.Core.Recording;
 /// </summary>
 public static class SpanJson
 {
-    public static string Write(IReadOnlyList<Span> spans)
+    public static byte[] Write(IReadOnlyList<Span> spans)
     {
         var buffer = new ArrayBufferWriter<byte>(256 * Math.Max(1, spans.Count));
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -56,17 +55,17 @@ public static class SpanJson
             writer.WriteEndArray();
         }
 
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return buffer.WrittenSpan.ToArray();
     }
 
-    public static IReadOnlyList<SpanRecord> Parse(string? json)
+    public static IReadOnlyList<SpanRecord> Parse(ReadOnlyMemory<byte>? json)
     {
-        if (string.IsNullOrEmpty(json))
+        if (json is not { Length: > 0 } bytes)
         {
             return [];
         }
 
-        using var document = JsonDocument.Parse(json);
+        using var document = JsonDocument.Parse(bytes);
         var spans = new List<SpanRecord>();
         foreach (var element in document.RootElement.EnumerateArray())
         {

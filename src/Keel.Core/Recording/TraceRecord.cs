@@ -18,20 +18,29 @@ public sealed record TraceRecord
     public int StatusCode { get; init; }
     public string? ErrorCode { get; init; }
     public string? ErrorMessage { get; init; }
-    public string? RequestBody { get; init; }
-    public string? ResponseBody { get; init; }
+    /// <summary>The request body as the client sent it (UTF-8), recorded without a copy.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ReadOnlyMemory<byte>? RequestBodyUtf8 { get; init; }
+
+    /// <summary>The response body (UTF-8): upstream's bytes, or the chat.completion rebuilt from a stream.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ReadOnlyMemory<byte>? ResponseBodyUtf8 { get; init; }
+
+    public string? RequestBody => RequestBodyUtf8 is { } body ? System.Text.Encoding.UTF8.GetString(body.Span) : null;
+
+    public string? ResponseBody => ResponseBodyUtf8 is { } body ? System.Text.Encoding.UTF8.GetString(body.Span) : null;
     public double LatencyMs { get; init; }
     /// <summary>Time to the first streamed chunk (streams only).</summary>
     public double? TtftMs { get; init; }
     public int? InputTokens { get; init; }
     public int? OutputTokens { get; init; }
 
-    /// <summary>The spans as stored: one JSON array (see <see cref="SpanJson"/>).</summary>
+    /// <summary>The spans as stored: one JSON array in UTF-8 (see <see cref="SpanJson"/>).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public string? SpansJson { get; init; }
+    public ReadOnlyMemory<byte>? SpansUtf8 { get; init; }
 
     /// <summary>The spans, in start order (empty in trace lists, which leave them out).</summary>
-    public IReadOnlyList<SpanRecord> Spans => SpanJson.Parse(SpansJson);
+    public IReadOnlyList<SpanRecord> Spans => SpanJson.Parse(SpansUtf8);
 }
 
 /// <summary>One span of a trace, as stored.</summary>

@@ -48,9 +48,12 @@ internal static class GatewayApi
 
         await services.GetRequiredService<GatewayPipeline>().InvokeAsync(context);
 
-        foreach (var (name, value) in context.ResponseHeaders)
+        if (context.HasResponseHeaders)
         {
-            http.Response.Headers[name] = value;
+            foreach (var (name, value) in context.ResponseHeaders)
+            {
+                http.Response.Headers[name] = value;
+            }
         }
 
         if (context.Error is { } error)

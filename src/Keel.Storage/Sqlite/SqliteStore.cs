@@ -107,13 +107,13 @@ public sealed class SqliteStore : IKeelStore, ITraceStore
                 p[9].Value = t.StatusCode;
                 p[10].Value = (object?)t.ErrorCode ?? DBNull.Value;
                 p[11].Value = (object?)t.ErrorMessage ?? DBNull.Value;
-                p[12].Value = (object?)t.RequestBody ?? DBNull.Value;
-                p[13].Value = (object?)t.ResponseBody ?? DBNull.Value;
+                p[12].Value = Blob(t.RequestBodyUtf8);
+                p[13].Value = Blob(t.ResponseBodyUtf8);
                 p[14].Value = t.LatencyMs;
                 p[15].Value = (object?)t.TtftMs ?? DBNull.Value;
                 p[16].Value = (object?)t.InputTokens ?? DBNull.Value;
                 p[17].Value = (object?)t.OutputTokens ?? DBNull.Value;
-                p[18].Value = (object?)t.SpansJson ?? DBNull.Value;
+                p[18].Value = Blob(t.SpansUtf8);
                 command.ExecuteNonQuery();
             }
 
@@ -143,9 +143,9 @@ public sealed class SqliteStore : IKeelStore, ITraceStore
 
         var trace = ReadTrace(reader) with
         {
-            RequestBody = reader.IsDBNull(16) ? null : reader.GetString(16),
-            ResponseBody = reader.IsDBNull(17) ? null : reader.GetString(17),
-            SpansJson = reader.IsDBNull(18) ? null : reader.GetString(18),
+            RequestBodyUtf8 = Utf8(reader, 16),
+            ResponseBodyUtf8 = Utf8(reader, 17),
+            SpansUtf8 = Utf8(reader, 18),
         };
 
         return trace;
@@ -227,6 +227,28 @@ public sealed class SqliteStore : IKeelStore, ITraceStore
         await connection.OpenAsync(cancellationToken);
         return connection;
     }
+
+    /// <summary>UTF-8 bytes are stored as they are (a BLOB): no decoding to UTF-16 and back on the write path.</summary>
+    private static object Blob(ReadOnlyMemory<byte>? bytes)
+    {
+        if (bytes is not { } memory)
+        {
+            return DBNull.Value;
+        }
+
+        return System.Runtime.InteropServices.MemoryMarshal.TryGetArray(memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : memory.ToArray();
+    }
+
+    private static ReadOnlyMemory<byte>? Utf8(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal)
+        ? null
+        : reader.GetValue(ordinal) switch
+        {
+            byte[] bytes => bytes,
+            string text => System.Text.Encoding.UTF8.GetBytes(text),
+            var other => throw new StoreException("sqlite_type", $"Column {ordinal} holds {other.GetType().Name}, not text.", isTransient: false),
+        };
 
     private static bool IsTransient(SqliteException ex) => ex.SqliteErrorCode is 5 or 6; // SQLITE_BUSY, SQLITE_LOCKED
 

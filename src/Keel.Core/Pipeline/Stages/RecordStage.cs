@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Text.Json;
 using Keel.Core.Recording;
 using Keel.Core.Wire;
@@ -106,16 +105,16 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
 
         var storeBodies = context.Snapshot.Config.Recording.StoreBodies;
         Usage? usage = streamed?.Usage ?? (context.Response as JsonBodyResponse)?.Usage;
-        string? responseBody = null;
+        ReadOnlyMemory<byte>? responseBody = null;
         if (storeBodies)
         {
             if (streamed is not null)
             {
-                responseBody = JsonSerializer.Serialize(streamed.ToResponse(), KeelJson.Context.ChatCompletionResponse);
+                responseBody = JsonSerializer.SerializeToUtf8Bytes(streamed.ToResponse(), KeelJson.Context.ChatCompletionResponse);
             }
             else if (context.Response is JsonBodyResponse json)
             {
-                responseBody = Encoding.UTF8.GetString(json.Body.Span);
+                responseBody = json.Body;
             }
         }
 
@@ -139,13 +138,13 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
             StatusCode = error?.StatusCode ?? context.Response?.StatusCode ?? 200,
             ErrorCode = error?.Code ?? error?.Type,
             ErrorMessage = error is null ? null : context.Snapshot.Redact(error.Message),
-            RequestBody = storeBodies && !context.BodyTooLarge ? Encoding.UTF8.GetString(context.RawBody.Span) : null,
-            ResponseBody = responseBody,
+            RequestBodyUtf8 = storeBodies && !context.BodyTooLarge ? context.RawBody : null,
+            ResponseBodyUtf8 = responseBody,
             LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
             TtftMs = ttftMs,
             InputTokens = usage?.PromptTokens,
             OutputTokens = usage?.CompletionTokens,
-            SpansJson = SpanJson.Write(context.Trace.Spans),
+            SpansUtf8 = SpanJson.Write(context.Trace.Spans),
         });
     }
 }
