@@ -241,14 +241,20 @@ public sealed class SqliteStore : IKeelStore, ITraceStore
             : memory.ToArray();
     }
 
-    private static ReadOnlyMemory<byte>? Utf8(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal)
-        ? null
-        : reader.GetValue(ordinal) switch
+    private static ReadOnlyMemory<byte>? Utf8(SqliteDataReader reader, int ordinal)
+    {
+        if (reader.IsDBNull(ordinal))
+        {
+            return null;
+        }
+
+        return reader.GetValue(ordinal) switch
         {
             byte[] bytes => bytes,
             string text => System.Text.Encoding.UTF8.GetBytes(text),
             var other => throw new StoreException("sqlite_type", $"Column {ordinal} holds {other.GetType().Name}, not text.", isTransient: false),
         };
+    }
 
     private static bool IsTransient(SqliteException ex) => ex.SqliteErrorCode is 5 or 6; // SQLITE_BUSY, SQLITE_LOCKED
 
