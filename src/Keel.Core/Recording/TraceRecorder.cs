@@ -67,43 +67,63 @@ public sealed partial class TraceRecorder : BackgroundService
 
     private int _inFlight;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// The writer runs on a thread of its own: SQLite calls block, and a blocked thread-pool thread
+    /// on a 2-core machine starves the request path until the pool grows (tail latency in the tens
+    /// of milliseconds).
+    /// </summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                WriteLoop(stoppingToken);
+                done.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                done.TrySetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "keel-trace-writer",
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void WriteLoop(CancellationToken stoppingToken)
     {
         var batch = new List<TraceRecord>(MaxBatch);
         var reader = _channel.Reader;
-        try
+        while (WaitToRead(reader))
         {
-            while (await reader.WaitToReadAsync(CancellationToken.None))
+            Volatile.Write(ref _inFlight, 1);
+            // Commit cost is per transaction (the pages of every index are rewritten), so wait a
+            // moment for a batch to fill instead of committing a trace at a time.
+            if (reader.Count < MaxBatch && !stoppingToken.IsCancellationRequested)
             {
-                Volatile.Write(ref _inFlight, 1);
-                // Commit cost is per transaction (the pages of every index are rewritten), so wait a
-                // moment for a batch to fill instead of committing a trace at a time.
-                if (reader.Count < MaxBatch && !stoppingToken.IsCancellationRequested)
-                {
-                    try
-                    {
-                        await Task.Delay(Linger, stoppingToken);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        // Shutting down: write what is there.
-                    }
-                }
-
-                while (batch.Count < MaxBatch && reader.TryRead(out var trace))
-                {
-                    batch.Add(trace);
-                }
-
-                await WriteWithRetriesAsync(batch, stoppingToken);
-                batch.Clear();
-                Volatile.Write(ref _inFlight, 0);
+                stoppingToken.WaitHandle.WaitOne(Linger);
             }
-        }
-        finally
-        {
+
+            while (batch.Count < MaxBatch && reader.TryRead(out var trace))
+            {
+                batch.Add(trace);
+            }
+
+            WriteWithRetries(batch, stoppingToken);
+            batch.Clear();
             Volatile.Write(ref _inFlight, 0);
         }
+    }
+
+    private static bool WaitToRead(ChannelReader<TraceRecord> reader)
+    {
+        var wait = reader.WaitToReadAsync(CancellationToken.None);
+        return wait.IsCompleted ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -114,27 +134,21 @@ public sealed partial class TraceRecorder : BackgroundService
         Log.Drained(_logger, Written, Dropped);
     }
 
-    private async Task WriteWithRetriesAsync(List<TraceRecord> batch, CancellationToken stoppingToken)
+    private void WriteWithRetries(List<TraceRecord> batch, CancellationToken stoppingToken)
     {
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                await _store.Traces.WriteBatchAsync(batch, CancellationToken.None);
+                _store.Traces.WriteBatchAsync(batch, CancellationToken.None).GetAwaiter().GetResult();
                 Interlocked.Add(ref _written, batch.Count);
                 return;
             }
             catch (Exception ex) when (attempt < RetryDelays.Length)
             {
                 Log.BatchFailed(_logger, batch.Count, attempt + 1, ex);
-                try
-                {
-                    await Task.Delay(RetryDelays[attempt], stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    // Shutting down: one last attempt without waiting.
-                }
+                // Shutting down: one last attempt without waiting.
+                stoppingToken.WaitHandle.WaitOne(RetryDelays[attempt]);
             }
             catch (Exception ex)
             {
