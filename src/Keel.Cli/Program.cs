@@ -11,6 +11,7 @@ var root = new RootCommand("""
 {
     ServeCommand.Create(),
     ConfigCommand.Create(),
+    TokenizeCommand.Create(),
     VersionCommand.Create(),
 };
 
