@@ -55,6 +55,15 @@ public sealed class GatewayContext
 
     public CancellationToken RequestAborted { get; init; }
 
+    /// <summary>
+    /// Set by the HTTP layer when a write found the client gone; the abort token may fire a moment
+    /// later, so this is what tells the recorder the answer never fully arrived.
+    /// </summary>
+    public bool ClientDisconnected { get; set; }
+
+    /// <summary>True once the client is known to have gone away.</summary>
+    public bool ClientGone => ClientDisconnected || RequestAborted.IsCancellationRequested;
+
     public CallerIdentity? Identity { get; set; }
 
     /// <summary>The parsed chat request (after ingress).</summary>

@@ -75,7 +75,7 @@ internal static class GatewayApi
                 await http.Response.BodyWriter.WriteAsync(json.Body, http.RequestAborted);
                 break;
             case StreamingResponse stream:
-                await WriteStreamAsync(http, stream, snapshot);
+                await WriteStreamAsync(http, context, stream, snapshot);
                 break;
             default:
                 await ErrorWriter.WriteAsync(http, new GatewayError(500, "server_error", "no_response", "The pipeline produced no response."), snapshot);
@@ -87,7 +87,7 @@ internal static class GatewayApi
     /// Relays chunks as SSE events, flushing each as it arrives. The status line waits for the first
     /// chunk, so an upstream that fails before producing anything still gets a proper error status.
     /// </summary>
-    private static async Task WriteStreamAsync(HttpContext http, StreamingResponse stream, Core.Providers.GatewaySnapshot snapshot)
+    private static async Task WriteStreamAsync(HttpContext http, GatewayContext context, StreamingResponse stream, Core.Providers.GatewaySnapshot snapshot)
     {
         var enumerator = stream.Chunks.GetAsyncEnumerator(http.RequestAborted);
         try
@@ -116,6 +116,7 @@ internal static class GatewayApi
                 var flush = await writer.FlushAsync(http.RequestAborted);
                 if (flush.IsCompleted || flush.IsCanceled)
                 {
+                    context.ClientDisconnected = true;
                     return;
                 }
 
@@ -137,9 +138,10 @@ internal static class GatewayApi
             writer.Write(Done);
             await writer.FlushAsync(http.RequestAborted);
         }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        catch (Exception ex) when (http.RequestAborted.IsCancellationRequested || ex is IOException or Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
-            // The client went away; the upstream call was cancelled with it.
+            // The client went away; disposing the stream below cancels the upstream call.
+            context.ClientDisconnected = true;
         }
         finally
         {

@@ -80,7 +80,7 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
         finally
         {
             await enumerator.DisposeAsync();
-            if (streamError is null && context.RequestAborted.IsCancellationRequested)
+            if (streamError is null && context.ClientGone)
             {
                 streamError = new GatewayError(499, "client_closed_request", "client_closed_request", "The client closed the request mid-stream.");
             }
