@@ -1,0 +1,78 @@
+namespace Keel.Core.Guardrails.Learning;
+
+/// <summary>One training example: its feature buckets (with repeats) and label.</summary>
+internal readonly record struct Example(int[] Features, bool Label);
+
+/// <summary>Training settings; the defaults are the ones the shipped models were trained with.</summary>
+internal sealed record TrainerOptions
+{
+    public int Epochs { get; init; } = 12;
+
+    public double LearningRate { get; init; } = 0.5;
+
+    public double L2 { get; init; } = 1e-5;
+
+    public float Power { get; init; } = 0.5f;
+
+    public int Seed { get; init; } = 17;
+}
+
+/// <summary>
+/// Logistic regression by AdaGrad SGD over sparse hashed features, classes weighted to balance. Deterministic:
+/// the shuffle is seeded, so the same data and options give the same weights.
+/// </summary>
+internal static class LogisticTrainer
+{
+    public static (float[] Weights, float Bias) Train(IReadOnlyList<Example> examples, int buckets, TrainerOptions options)
+    {
+        var w = new double[buckets];
+        var g2 = new double[buckets];
+        double bias = 0, gb2 = 0;
+        var positives = examples.Count(static e => e.Label);
+        var negatives = examples.Count - positives;
+        var posWeight = positives == 0 ? 1 : examples.Count / (2.0 * positives);
+        var negWeight = negatives == 0 ? 1 : examples.Count / (2.0 * negatives);
+        var order = Enumerable.Range(0, examples.Count).ToArray();
+        var rng = new Random(options.Seed);
+        for (var epoch = 0; epoch < options.Epochs; epoch++)
+        {
+            rng.Shuffle(order);
+            foreach (var idx in order)
+            {
+                var e = examples[idx];
+                var scale = e.Features.Length == 0 ? 0 : LinearModel.Scale(e.Features.Length, options.Power);
+                double z = bias;
+                foreach (var f in e.Features)
+                {
+                    z += w[f] * scale;
+                }
+                var p = 1 / (1 + Math.Exp(-z));
+                var err = ((e.Label ? 1 : 0) - p) * (e.Label ? posWeight : negWeight);
+                foreach (var f in e.Features)
+                {
+                    var g = (err * scale) - (options.L2 * w[f]);
+                    g2[f] += g * g;
+                    w[f] += options.LearningRate * g / (1e-8 + Math.Sqrt(g2[f]));
+                }
+                gb2 += err * err;
+                bias += options.LearningRate * err / (1e-8 + Math.Sqrt(gb2));
+            }
+        }
+        return ([.. w.Select(static x => (float)x)], (float)bias);
+    }
+
+    /// <summary>Raw score (logit) of an example under weights.</summary>
+    public static double Logit(float[] w, float bias, int[] features, float power)
+    {
+        if (features.Length == 0)
+        {
+            return bias;
+        }
+        double s = 0;
+        foreach (var f in features)
+        {
+            s += w[f];
+        }
+        return bias + (s * LinearModel.Scale(features.Length, power));
+    }
+}
