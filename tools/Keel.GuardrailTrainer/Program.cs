@@ -15,6 +15,8 @@ var data = Arg("--data") ?? DataSplit.FindDatasets(Directory.GetCurrentDirectory
     ?? throw new InvalidOperationException("shared/datasets/guardrails not found above the current directory; pass --data DIR.");
 var outDir = Arg("--out") ?? Path.Combine(Directory.GetCurrentDirectory(), "src", "Keel.Core", "Guardrails", "Models");
 var sweep = args.Contains("--sweep");
+// Injection operating point: the highest out-of-fold recall at a false-positive rate of at most this.
+var MaxFpr = double.Parse(Arg("--max-fpr") ?? "0.025", CultureInfo.InvariantCulture);
 Directory.CreateDirectory(outDir);
 
 // Chosen by --sweep on out-of-fold scores of the training rows. Injection: N^-0.7 scaling is the least
@@ -52,21 +54,28 @@ void Train(string name, List<(string Text, bool Label)> rows, Func<string, bool,
         foreach (var o in new[]
         {
             options,
-            options with { Power = 0.7f },
-            options with { Power = 0.7f, L2 = 1e-4 },
-            options with { Power = 0.8f },
-            options with { Power = 0.8f, L2 = 1e-4 },
-            options with { Power = 0.7f, Epochs = 20 },
+            options with { L2 = 1e-4 },
+            options with { L2 = 3e-5 },
+            options with { Epochs = 20 },
+            options with { Epochs = 6 },
+            options with { Power = 0.6f },
+            options with { Power = 0.6f, L2 = 1e-4 },
+            options with { LearningRate = 0.25 },
         })
         {
-            var oof = OutOfFold(docs, o);
+            var unused = 0f;
+            var oof = OutOfFold(docs, o, new float[1 << AnalyzedText.BucketBits], ref unused);
             Report($"  sweep {o}", oof, docs, ruleFlags, Injection);
         }
     }
 
-    var scores = OutOfFold(docs, options);
+    // The shipped model is the average of the five fold models (a linear model's logits average with its
+    // weights): the threshold chosen on their out-of-fold scores then applies to a model calibrated like them,
+    // which a model refitted on all rows (more confident) would not be.
+    var w = new float[1 << AnalyzedText.BucketBits];
+    var b = 0f;
+    var scores = OutOfFold(docs, options, w, ref b);
     var threshold = Report("  out-of-fold", scores, docs, ruleFlags, Injection);
-    var (w, b) = LogisticTrainer.Train(Examples(docs), 1 << AnalyzedText.BucketBits, options);
     // Fold the threshold into the bias so that a probability of 0.5 means "at the threshold".
     var shifted = b - (float)Math.Log(threshold / (1 - threshold));
     var model = new LinearModel(w, shifted, options.Power);
@@ -78,13 +87,16 @@ void Train(string name, List<(string Text, bool Label)> rows, Func<string, bool,
     Console.WriteLine($"  wrote {path} (threshold {threshold.ToString("0.000", CultureInfo.InvariantCulture)})");
 }
 
-// A document is one example; for injection its paragraphs are examples too (all paragraphs of a benign text
-// are benign; the last paragraph of an attack is taken as the attack, as in an instruction appended to a
-// document). A document's score is the highest of its own and its paragraphs'.
+// A document is one example; for injection its paragraphs are examples too: every paragraph of a benign text
+// is benign, and the last paragraph of a multi-paragraph attack stands for the attack (an instruction appended
+// to a document). Such an attack is not also used whole: its other paragraphs may be an innocent document
+// (an e-mail), and learning them as "attack" makes innocent documents of the same kind look like attacks.
+// A document's score is the highest of its own and its paragraphs'.
 static List<Example> Examples(IEnumerable<Doc> docs) =>
-    [.. docs.SelectMany(d => d.Segments.Where(s => s.Label is not null).Select(s => new Example(s.Features, s.Label!.Value)).Prepend(d.Whole))];
+    [.. docs.SelectMany(d => d.Segments.Where(s => s.Label is not null).Select(s => new Example(s.Features, s.Label!.Value))
+        .Concat(d.Whole.Label && d.Segments.Count > 1 ? [] : [d.Whole]))];
 
-double[] OutOfFold(List<Doc> docs, TrainerOptions o)
+double[] OutOfFold(List<Doc> docs, TrainerOptions o, float[] average, ref float averageBias)
 {
     const int folds = 5;
     var scores = new double[docs.Count];
@@ -92,6 +104,11 @@ double[] OutOfFold(List<Doc> docs, TrainerOptions o)
     {
         var fit = Examples(docs.Where((_, i) => i % folds != k));
         var (w, b) = LogisticTrainer.Train(fit, 1 << AnalyzedText.BucketBits, o);
+        for (var j = 0; j < w.Length; j++)
+        {
+            average[j] += w[j] / folds;
+        }
+        averageBias += b / folds;
         for (var i = k; i < docs.Count; i += folds)
         {
             var logit = LogisticTrainer.Logit(w, b, docs[i].Whole.Features, o.Power);
@@ -108,7 +125,7 @@ double[] OutOfFold(List<Doc> docs, TrainerOptions o)
     return scores;
 }
 
-// Injection: the highest recall with an out-of-fold false-positive rate of at most 3 % (the target is 5 %).
+// Injection: the highest recall with an out-of-fold false-positive rate of at most MaxFpr (the target is 5 %).
 // Toxicity: the best F1.
 double Report(string label, double[] scores, List<Doc> examples, bool[] ruleFlags, bool injection)
 {
@@ -130,7 +147,7 @@ double Report(string label, double[] scores, List<Doc> examples, bool[] ruleFlag
         var precision = tp / (double)Math.Max(1, tp + fp);
         var fpr = fp / (double)Math.Max(1, fp + tn);
         var f1 = 2 * precision * recall / Math.Max(1e-9, precision + recall);
-        var value = injection ? (fpr <= 0.03 ? recall - fpr * 0.01 : double.MinValue) : f1;
+        var value = injection ? (fpr <= MaxFpr ? recall - fpr * 0.01 : double.MinValue) : f1;
         if (value > best.Value)
         {
             best = (t, value, FormattableString.Invariant($"t={t:0.00} P={precision:0.000} R={recall:0.000} F1={f1:0.000} FPR={fpr:0.000}"));

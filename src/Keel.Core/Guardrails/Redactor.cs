@@ -88,7 +88,7 @@ public static class Redactor
                 break;
             }
             // A '[' inside the candidate means the real placeholder starts later.
-            var inner = text.LastIndexOf('[', close, close - open);
+            var inner = text.LastIndexOf('[', close, close - open + 1);
             if (map.TryGetValue(text[inner..(close + 1)], out var value))
             {
                 sb.Append(text, at, inner - at).Append(value);

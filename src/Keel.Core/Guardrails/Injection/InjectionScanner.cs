@@ -14,8 +14,11 @@ namespace Keel.Core.Guardrails.Injection;
 /// </summary>
 internal sealed class InjectionScanner : IScanner
 {
-    /// <summary>Longest text scored as one piece; longer texts are scored in overlapping chunks.</summary>
+    /// <summary>Longest text scored as one piece; longer texts are scored in chunks overlapping by <see cref="ChunkOverlap"/>.</summary>
     internal const int ChunkSize = 8192;
+
+    /// <summary>Enough overlap for a sentence cut by a chunk boundary to appear whole in one of the chunks.</summary>
+    internal const int ChunkOverlap = 512;
 
     private static readonly Lazy<LinearModel> s_model = new(static () => LinearModel.LoadEmbedded("injection"));
 
@@ -53,16 +56,22 @@ internal sealed class InjectionScanner : IScanner
         Invisible(text, ref found);
         if (text.Length <= ChunkSize)
         {
-            Evaluate(AnalyzedText.Shared(text), 0, text.Length, depth: 0, ref found);
+            if (HasLanguage(text))
+            {
+                Evaluate(AnalyzedText.Shared(text), 0, text.Length, depth: 0, ref found);
+            }
         }
         else
         {
             // Overlapping chunks keep the work per chunk bounded and an attack inside a long document visible.
-            for (var start = 0; start < text.Length; start += ChunkSize / 2)
+            for (var start = 0; start < text.Length; start += ChunkSize - ChunkOverlap)
             {
                 var len = Math.Min(ChunkSize, text.Length - start);
-                using var a = AnalyzedText.Create(text.Substring(start, len));
-                Evaluate(a, start, text.Length, depth: 0, ref found);
+                if (HasLanguage(text.AsSpan(start, len)))
+                {
+                    using var a = AnalyzedText.Create(text.Substring(start, len));
+                    Evaluate(a, start, text.Length, depth: 0, ref found);
+                }
                 if (start + len >= text.Length)
                 {
                     break;
@@ -71,6 +80,39 @@ internal sealed class InjectionScanner : IScanner
         }
         return ScanResult.From(Distinct(found));
     }
+
+    /// <summary>
+    /// Text with fewer than four letters (digits, punctuation, brackets) holds no sentence to classify:
+    /// skipping it keeps machine-generated blobs cheap. Encoded payloads are letters too, so none is missed.
+    /// </summary>
+    internal static bool HasLanguage(ReadOnlySpan<char> text)
+    {
+        const int MinLetters = 4;
+        var letters = 0;
+        var i = 0;
+        while (letters < MinLetters)
+        {
+            var next = text[i..].IndexOfAnyExcept(s_notLetters);
+            if (next < 0)
+            {
+                return false;
+            }
+            i += next;
+            if (char.IsLetter(text[i]))
+            {
+                letters++;
+            }
+            i++;
+            if (i >= text.Length)
+            {
+                break;
+            }
+        }
+        return letters >= MinLetters;
+    }
+
+    private static readonly SearchValues<char> s_notLetters = SearchValues.Create(
+        "0123456789 \t\r\n!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~");
 
     /// <summary>The classifier's flag probability alone (evaluation and threshold studies).</summary>
     internal double ModelScore(string text)

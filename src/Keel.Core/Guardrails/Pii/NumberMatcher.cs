@@ -260,6 +260,18 @@ internal static class NumberMatcher
             return false;
         }
 
+        // IPv4, possibly with a port ("10.0.0.7:8080").
+        if (count == 4 && AllSeps(g, Sep.Dot))
+        {
+            var portOnly = end + 1 < s.Length && s[end] == ':' && char.IsAsciiDigit(s[end + 1]);
+            if ((!rightGlued || portOnly) && IsIpv4(s, g))
+            {
+                finding = new Finding("pii.ip_address", start, end, 0.9, "[IP_ADDRESS]");
+                return true;
+            }
+            return false;
+        }
+
         if (!rightGlued)
         {
             if (count == 1 && d == 18 && Checksums.ChineseId(num))
@@ -281,15 +293,6 @@ internal static class NumberMatcher
             {
                 finding = new Finding("pii.us_ssn", start, end, 0.7, "[US_SSN]");
                 return true;
-            }
-            if (count == 4 && AllSeps(g, Sep.Dot))
-            {
-                if (IsIpv4(s, g))
-                {
-                    finding = new Finding("pii.ip_address", start, end, 0.9, "[IP_ADDRESS]");
-                    return true;
-                }
-                return false;
             }
             if (d >= 12 && IsCardGrouping(g) && Checksums.IsCardPrefix(num) && Checksums.Luhn(num))
             {

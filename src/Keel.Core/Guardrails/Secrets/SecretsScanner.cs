@@ -266,7 +266,8 @@ internal sealed class SecretsScanner : IScanner
                 continue;
             }
             var start = i;
-            while (i < s.Length && IsTokenChar(s[i]))
+            // '=' joins a token only as base64 padding; "KEY=value" is two tokens.
+            while (i < s.Length && IsTokenChar(s[i]) && !(s[i] == '=' && i > start && i + 1 < s.Length && char.IsAsciiLetterOrDigit(s[i + 1])))
             {
                 i++;
             }

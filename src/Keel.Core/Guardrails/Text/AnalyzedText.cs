@@ -178,9 +178,30 @@ internal sealed class AnalyzedText : IDisposable
         for (var i = 0; i < text.Length; i++)
         {
             var c = text[i];
-            if (c == '\n')
+            if (c < 0x80)
             {
-                newlines++;
+                // ASCII fast path: lower case, whitespace runs to one space, blank lines remembered as paragraph breaks.
+                if (c <= ' ')
+                {
+                    newlines += c == '\n' ? 1 : 0;
+                    if (lastSpace || !(c is ' ' or '\n' or '\r' or '\t' or '\f' or '\v'))
+                    {
+                        continue;
+                    }
+                    _folded[n] = ' ';
+                    _map[n++] = i;
+                    lastSpace = true;
+                    continue;
+                }
+                if (newlines >= 2 && n > 0)
+                {
+                    _breaks.Add(n);
+                }
+                newlines = 0;
+                lastSpace = false;
+                _folded[n] = c is >= 'A' and <= 'Z' ? (char)(c + 32) : c;
+                _map[n++] = i;
+                continue;
             }
             if (c == '\uDB40' && i + 1 < text.Length && text[i + 1] is >= '\uDC00' and <= '\uDC7F')
             {
@@ -219,7 +240,116 @@ internal sealed class AnalyzedText : IDisposable
         FoldedLength = n;
         TagChars = tags;
         InvisibleChars = invisible;
+        MaskAddresses();
     }
+
+    private static readonly string[] s_tlds =
+        ["com", "org", "net", "io", "ai", "co", "uk", "de", "fr", "cn", "ru", "info", "biz", "edu", "gov", "app", "dev", "me", "us", "ly", "xyz", "site", "online", "shop"];
+
+    /// <summary>
+    /// Replaces e-mail addresses with the word "email" and URLs and domain names with "url", in place. Which
+    /// address appears says nothing about intent, and learning them (a sample domain that happens to recur in
+    /// the attacks of the training data) would make every text naming that domain look like an attack.
+    /// </summary>
+    private void MaskAddresses()
+    {
+        var f = _folded.AsSpan(0, FoldedLength);
+        if (f.IndexOfAny('@', '.') < 0)
+        {
+            return;
+        }
+        var write = 0;
+        var read = 0;
+        var nextBreak = 0;
+        while (read < f.Length)
+        {
+            if (nextBreak < _breaks.Count && _breaks[nextBreak] == read)
+            {
+                _breaks[nextBreak++] = write;
+            }
+            if (f[read] == ' ')
+            {
+                _folded[write] = ' ';
+                _map[write++] = _map[read++];
+                continue;
+            }
+            var end = read;
+            while (end < f.Length && f[end] != ' ')
+            {
+                end++;
+            }
+            var word = f[read..end];
+            var core = word.TrimEnd(".,;:!?)]}\"'>");
+            var lead = core.Length - core.TrimStart("([{<\"'").Length;
+            core = core[lead..];
+            var placeholder = AddressKind(core);
+            if (placeholder is null)
+            {
+                for (var k = read; k < end; k++)
+                {
+                    _folded[write] = _folded[k];
+                    _map[write++] = _map[k];
+                }
+            }
+            else
+            {
+                var origin = _map[read];
+                for (var k = 0; k < lead; k++)
+                {
+                    _folded[write] = _folded[read + k];
+                    _map[write++] = _map[read + k];
+                }
+                foreach (var ch in placeholder)
+                {
+                    _folded[write] = ch;
+                    _map[write++] = origin;
+                }
+                for (var k = read + lead + core.Length; k < end; k++)
+                {
+                    _folded[write] = _folded[k];
+                    _map[write++] = _map[k];
+                }
+            }
+            read = end;
+        }
+        FoldedLength = write;
+    }
+
+    private static string? AddressKind(ReadOnlySpan<char> w)
+    {
+        if (w.Length < 4)
+        {
+            return null;
+        }
+        var at = w.IndexOf('@');
+        if (at > 0 && w[(at + 1)..].Contains('.'))
+        {
+            return "email";
+        }
+        if (w.Contains("://", StringComparison.Ordinal) || w.StartsWith("www.", StringComparison.Ordinal))
+        {
+            return "url";
+        }
+        var slash = w.IndexOf('/');
+        var host = slash > 0 ? w[..slash] : w;
+        var dot = host.LastIndexOf('.');
+        if (dot <= 0 || dot == host.Length - 1)
+        {
+            return null;
+        }
+        var tld = host[(dot + 1)..];
+        foreach (var t in s_tlds)
+        {
+            if (tld.SequenceEqual(t) && !host[..dot].ContainsAnyExcept(s_hostChars))
+            {
+                return "url";
+            }
+        }
+        return null;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> s_hostChars =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789-.");
 
     private static bool IsWordChar(char c) => char.IsLetterOrDigit(c) && !TextFold.IsCjk(c);
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Frozen;
 using Keel.Core.Guardrails.Text;
 
@@ -33,7 +34,9 @@ internal static class ToxicityLexicon
         s_words.GetAlternateLookup<ReadOnlySpan<char>>();
 
     /// <summary>Roots that make any word containing them profane (fuckwit, shithead, dumbass).</summary>
-    private static readonly string[] s_profaneRoots = ["fuck", "shit", "bitch", "cunt", "asshole", "dickhead", "bullshit", "motherf", "retard", "whore", "dumbass", "jackass", "twat", "wanker"];
+    private static readonly SearchValues<string> s_profaneRoots = SearchValues.Create(
+        ["fuck", "shit", "bitch", "cunt", "asshole", "dickhead", "motherf", "retard", "whore", "dumbass", "jackass", "twat", "wanker"],
+        StringComparison.Ordinal);
 
     private static FrozenDictionary<string, Cat> Build()
     {
@@ -105,14 +108,7 @@ internal static class ToxicityLexicon
                 return Masked(w);
             }
         }
-        foreach (var root in s_profaneRoots)
-        {
-            if (w.Length > root.Length && w.Contains(root, StringComparison.Ordinal))
-            {
-                return Cat.Profanity;
-            }
-        }
-        return Cat.None;
+        return w.Length > 4 && w.IndexOfAny(s_profaneRoots) >= 0 ? Cat.Profanity : Cat.None;
     }
 
     /// <summary>"f*ck", "sh*t", "n****r": a masked word matches a profanity or slur of the same length and visible letters.</summary>
@@ -135,6 +131,16 @@ internal static class ToxicityLexicon
             }
         }
         return Cat.None;
+    }
+
+    /// <summary>The category of every word of the analysed text (CJK words have none: see <see cref="Chinese"/>).</summary>
+    public static void Categorize(AnalyzedText a, Span<Cat> cats)
+    {
+        var tokens = a.Tokens;
+        for (var i = 0; i < tokens.Length; i++)
+        {
+            cats[i] = tokens[i].Cjk ? Cat.None : Lookup(a.Word(tokens[i]));
+        }
     }
 
     /// <summary>Chinese entries found in the folded text.</summary>

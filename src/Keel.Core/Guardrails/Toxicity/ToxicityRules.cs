@@ -13,14 +13,14 @@ internal static class ToxicityRules
 {
     public readonly record struct Hit(string Name, double Score);
 
-    public static Hit Evaluate(AnalyzedText a)
+    public static Hit Evaluate(AnalyzedText a, ReadOnlySpan<Cat> cats)
     {
         var tokens = a.Tokens;
         var best = default(Hit);
         for (var i = 0; i < tokens.Length; i++)
         {
             var w = a.Word(tokens[i]);
-            var c = tokens[i].Cjk ? Cat.None : Lookup(w);
+            var c = cats[i];
             if (c == Cat.None)
             {
                 continue;
@@ -35,15 +35,15 @@ internal static class ToxicityRules
                     {
                         continue;
                     }
-                    var cj = Lookup(wj);
-                    if ((cj & (Cat.Insult | Cat.Profanity | Cat.Slur)) != 0 && (cj & Cat.Negation) == 0 && !Negated(a, tokens, i))
+                    var cj = cats[j];
+                    if ((cj & (Cat.Insult | Cat.Profanity | Cat.Slur)) != 0 && (cj & Cat.Negation) == 0 && !Negated(a, tokens, cats, i))
                     {
                         Keep(ref best, new Hit((cj & Cat.Slur) != 0 ? "toxicity.hate" : "toxicity.insult", 0.8));
                     }
                     break;
                 }
             }
-            if ((c & Cat.Profanity) != 0 && (w[0] == 'f' || w is "screw") && i + 1 < tokens.Length && IsSecondPerson(a.Word(tokens[i + 1])) && !Negated(a, tokens, i))
+            if ((c & Cat.Profanity) != 0 && (w[0] == 'f' || w is "screw") && i + 1 < tokens.Length && IsSecondPerson(a.Word(tokens[i + 1])) && !Negated(a, tokens, cats, i))
             {
                 Keep(ref best, new Hit("toxicity.insult", 0.8)); // "fuck you", "screw you"
             }
@@ -53,7 +53,7 @@ internal static class ToxicityRules
                 for (var j = i + 1; j < tokens.Length && j <= i + 2; j++)
                 {
                     if (a.Word(tokens[j]) is "you" or "yourself" or "u" or "yourselves"
-                        && !Negated(a, tokens, i))
+                        && !Negated(a, tokens, cats, i))
                     {
                         Keep(ref best, new Hit("toxicity.threat", 0.85));
                         break;
@@ -65,8 +65,8 @@ internal static class ToxicityRules
                 // "<group> are vermin", "those people are animals and should be exterminated".
                 for (var j = i + 1; j < tokens.Length && j <= i + 4; j++)
                 {
-                    var cj = Lookup(a.Word(tokens[j]));
-                    if ((cj & (Cat.Dehumanizing | Cat.Slur)) != 0 && HasCopula(a, tokens, i, j) && !Negated(a, tokens, i))
+                    var cj = cats[j];
+                    if ((cj & (Cat.Dehumanizing | Cat.Slur)) != 0 && HasCopula(a, tokens, i, j) && !Negated(a, tokens, cats, i))
                     {
                         Keep(ref best, new Hit("toxicity.hate", 0.75));
                         break;
@@ -126,7 +126,7 @@ internal static class ToxicityRules
     /// A negation or reporting word in the three words before ("not", "never", "calling", "saying"), or the words
     /// sit inside double quotes: quoted abuse is usually reported or condemned, not meant.
     /// </summary>
-    private static bool Negated(AnalyzedText a, ReadOnlySpan<Token> tokens, int at)
+    private static bool Negated(AnalyzedText a, ReadOnlySpan<Token> tokens, ReadOnlySpan<Cat> cats, int at)
     {
         var before = a.Text.AsSpan(0, tokens[at].Start);
         if ((before.Count('"') + before.Count('“')) % 2 == 1)
@@ -136,7 +136,7 @@ internal static class ToxicityRules
         for (var k = Math.Max(0, at - 3); k < at; k++)
         {
             var w = a.Word(tokens[k]);
-            if ((Lookup(w) & Cat.Negation) != 0 || w is "calling" or "call" or "saying" or "said" or "says" or "called" or "if" or "would")
+            if ((cats[k] & Cat.Negation) != 0 || w is "calling" or "call" or "saying" or "said" or "says" or "called" or "if" or "would")
             {
                 return true;
             }

@@ -1,3 +1,4 @@
+using Keel.Core.Guardrails.Injection;
 using Keel.Core.Guardrails.Learning;
 using Keel.Core.Guardrails.Text;
 using static Keel.Core.Guardrails.Toxicity.ToxicityLexicon;
@@ -13,7 +14,8 @@ namespace Keel.Core.Guardrails.Toxicity;
 /// </summary>
 internal sealed class ToxicityScanner : IScanner
 {
-    private const int ChunkSize = 8192;
+    private const int ChunkSize = InjectionScanner.ChunkSize;
+    private const int ChunkOverlap = InjectionScanner.ChunkOverlap;
     private const int Window = 5;
 
     private static readonly Lazy<LinearModel> s_model = new(static () => LinearModel.LoadEmbedded("toxicity"));
@@ -56,17 +58,24 @@ internal sealed class ToxicityScanner : IScanner
         }
         if (text.Length <= ChunkSize)
         {
+            if (!InjectionScanner.HasLanguage(text))
+            {
+                return ScanResult.Clean;
+            }
             var f = Evaluate(AnalyzedText.Shared(text), 0);
             return f is { } one ? new ScanResult([one]) : ScanResult.Clean;
         }
         Finding? best = null;
-        for (var start = 0; start < text.Length; start += ChunkSize / 2)
+        for (var start = 0; start < text.Length; start += ChunkSize - ChunkOverlap)
         {
             var len = Math.Min(ChunkSize, text.Length - start);
-            using var a = AnalyzedText.Create(text.Substring(start, len));
-            if (Evaluate(a, start) is { } f && (best is null || f.Score > best.Value.Score))
+            if (InjectionScanner.HasLanguage(text.AsSpan(start, len)))
             {
-                best = f;
+                using var a = AnalyzedText.Create(text.Substring(start, len));
+                if (Evaluate(a, start) is { } f && (best is null || f.Score > best.Value.Score))
+                {
+                    best = f;
+                }
             }
             if (start + len >= text.Length)
             {
@@ -85,25 +94,43 @@ internal sealed class ToxicityScanner : IScanner
         return Model.Score(a, extras[..n]);
     }
 
+    private const int StackTokens = 1024;
+
     private const int MaxExtras = 256;
 
     private Finding? Evaluate(AnalyzedText a, int offset)
     {
-        var rule = ToxicityRules.Evaluate(a);
-        var p = 0.0;
-        var strongest = "toxicity.toxic";
-        // The learned scorer knows no CJK n-grams: mostly-CJK text is judged by the lexicon rules alone.
-        if (!MostlyCjk(a))
+        Cat[]? rented = null;
+        var cats = a.TokenCount <= StackTokens
+            ? stackalloc Cat[StackTokens]
+            : (rented = System.Buffers.ArrayPool<Cat>.Shared.Rent(a.TokenCount));
+        try
         {
-            Span<int> extras = stackalloc int[MaxExtras];
-            var n = Extras(a, extras, out strongest);
-            p = Model.Score(a, extras[..n]);
+            cats = cats[..a.TokenCount];
+            Categorize(a, cats);
+            var rule = ToxicityRules.Evaluate(a, cats);
+            var p = 0.0;
+            var strongest = "toxicity.toxic";
+            // The learned scorer knows no CJK n-grams: mostly-CJK text is judged by the lexicon rules alone.
+            if (!MostlyCjk(a))
+            {
+                Span<int> extras = stackalloc int[MaxExtras];
+                var n = Extras(a, cats, extras, out strongest);
+                p = Model.Score(a, extras[..n]);
+            }
+            if (rule.Score >= 0.5 && rule.Score >= p)
+            {
+                return new Finding(rule.Name, offset, offset + a.Text.Length, rule.Score);
+            }
+            return p >= 0.5 ? new Finding(strongest, offset, offset + a.Text.Length, p) : null;
         }
-        if (rule.Score >= 0.5 && rule.Score >= p)
+        finally
         {
-            return new Finding(rule.Name, offset, offset + a.Text.Length, rule.Score);
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<Cat>.Shared.Return(rented);
+            }
         }
-        return p >= 0.5 ? new Finding(strongest, offset, offset + a.Text.Length, p) : null;
     }
 
     internal static bool MostlyCjk(AnalyzedText a)
@@ -120,11 +147,20 @@ internal sealed class ToxicityScanner : IScanner
     internal static bool RulesFlag(string text)
     {
         using var a = AnalyzedText.Create(text);
-        return ToxicityRules.Evaluate(a).Score >= 0.5;
+        var cats = new Cat[a.TokenCount];
+        Categorize(a, cats);
+        return ToxicityRules.Evaluate(a, cats).Score >= 0.5;
     }
 
     /// <summary>Lexicon evidence as named feature buckets; shared with the trainer so features match exactly.</summary>
     internal static int Extras(AnalyzedText a, Span<int> extras, out string strongest)
+    {
+        var cats = new Cat[a.TokenCount];
+        Categorize(a, cats);
+        return Extras(a, cats, extras, out strongest);
+    }
+
+    internal static int Extras(AnalyzedText a, ReadOnlySpan<Cat> cats, Span<int> extras, out string strongest)
     {
         var n = 0;
         var tokens = a.Tokens;
@@ -134,8 +170,7 @@ internal sealed class ToxicityScanner : IScanner
         var lastNegation = -100;
         for (var i = 0; i < tokens.Length && n < extras.Length - 8; i++)
         {
-            var t = tokens[i];
-            var c = t.Cjk ? Cat.None : Lookup(a.Word(t));
+            var c = cats[i];
             recent[i % Window] = c;
             if (c == Cat.None)
             {
