@@ -76,7 +76,7 @@ public class GuardrailPathologicalBenchmarks
     private static readonly GuardrailEngine s_engine = GuardrailScanners.CreateDefaultEngine();
     private string _text = "";
 
-    [Params("digits", "separators", "brackets", "at-signs", "one-token", "dotted-digits")]
+    [Params("digits", "separators", "brackets", "dotted-digits", "at-signs", "one-token", "hex-colons", "spaced-letters")]
     public string Input { get; set; } = "digits";
 
     [GlobalSetup]
@@ -93,6 +93,8 @@ public class GuardrailPathologicalBenchmarks
         "at-signs" => string.Concat(Enumerable.Repeat("a@", length / 2)),
         "one-token" => string.Concat(Enumerable.Repeat("aB3+", length / 4)),
         "dotted-digits" => string.Concat(Enumerable.Repeat("1.", length / 2)),
+        "hex-colons" => string.Concat(Enumerable.Repeat("a1:", length / 3)),
+        "spaced-letters" => string.Concat(Enumerable.Repeat("i ", length / 2)),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 }

@@ -16,7 +16,7 @@ if (args is ["scan", var sample])
 }
 if (args is ["profile-pathological", ..])
 {
-    foreach (var kind in new[] { "digits", "separators", "brackets", "at-signs", "one-token", "dotted-digits" })
+    foreach (var kind in new[] { "digits", "separators", "brackets", "dotted-digits", "at-signs", "one-token", "hex-colons", "spaced-letters" })
     {
         var big = GuardrailPathologicalBenchmarks.Pathological(kind, 1 << 20);
         foreach (var name in GuardrailScanners.Names)

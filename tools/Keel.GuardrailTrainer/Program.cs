@@ -55,12 +55,11 @@ void Train(string name, List<(string Text, bool Label)> rows, Func<string, bool,
         {
             options,
             options with { L2 = 1e-4 },
-            options with { L2 = 3e-5 },
             options with { Epochs = 20 },
-            options with { Epochs = 6 },
-            options with { Power = 0.6f },
+            options with { Power = 0.5f },
             options with { Power = 0.6f, L2 = 1e-4 },
-            options with { LearningRate = 0.25 },
+            options with { Power = 0.7f },
+            options with { Dropout = 0.2 },
         })
         {
             var unused = 0f;

@@ -23,6 +23,6 @@ public readonly record struct GuardrailFinding(Finding Finding, GuardrailAction 
 /// </summary>
 public sealed record GuardrailVerdict(IReadOnlyList<GuardrailFinding> Findings, bool Flagged, bool Blocked, string Text)
 {
-    /// <summary>Findings ordered by start offset, then scanner order.</summary>
+    /// <summary>Findings ordered by start offset.</summary>
     public IReadOnlyList<GuardrailFinding> Findings { get; } = Findings;
 }

@@ -15,6 +15,9 @@ internal sealed record TrainerOptions
     public float Power { get; init; } = 0.5f;
 
     public int Seed { get; init; } = 17;
+
+    /// <summary>Share of an example's features hidden at each step, so no single trigger word carries a decision.</summary>
+    public double Dropout { get; init; }
 }
 
 /// <summary>
@@ -37,18 +40,32 @@ internal static class LogisticTrainer
         for (var epoch = 0; epoch < options.Epochs; epoch++)
         {
             rng.Shuffle(order);
+            var kept = new List<int>();
             foreach (var idx in order)
             {
                 var e = examples[idx];
-                var scale = e.Features.Length == 0 ? 0 : LinearModel.Scale(e.Features.Length, options.Power);
+                var features = e.Features;
+                if (options.Dropout > 0)
+                {
+                    kept.Clear();
+                    foreach (var f in e.Features)
+                    {
+                        if (rng.NextDouble() >= options.Dropout)
+                        {
+                            kept.Add(f);
+                        }
+                    }
+                    features = [.. kept];
+                }
+                var scale = features.Length == 0 ? 0 : LinearModel.Scale(e.Features.Length, options.Power) / (1 - options.Dropout);
                 double z = bias;
-                foreach (var f in e.Features)
+                foreach (var f in features)
                 {
                     z += w[f] * scale;
                 }
                 var p = 1 / (1 + Math.Exp(-z));
                 var err = ((e.Label ? 1 : 0) - p) * (e.Label ? posWeight : negWeight);
-                foreach (var f in e.Features)
+                foreach (var f in features)
                 {
                     var g = (err * scale) - (options.L2 * w[f]);
                     g2[f] += g * g;

@@ -49,7 +49,7 @@ internal static class Checksums
                  || (p4 == 2131 && len == 15),                                              // JCB (old)
             3 => (p2 is 34 or 37 && len == 15)                                              // Amex
                  || (p3 is >= 300 and <= 305 || p2 is 36 or 38 or 39) && len is >= 14 and <= 19 // Diners
-                 || (p4 is >= 3528 and <= 3589 && len is >= 16 and <= 19),                  // JCB
+                 || (p2 == 35 && len is >= 16 and <= 19),                                   // JCB (3528-3589 issued; the rest of 35 reserved for it)
             6 => len is >= 12 and <= 19,                                                    // Discover, UnionPay, Maestro, RuPay, Troy
             1 => p4 == 1800 && len == 15,                                                   // JCB (old)
             _ => false,

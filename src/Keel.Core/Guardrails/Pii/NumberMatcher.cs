@@ -485,7 +485,9 @@ internal static class NumberMatcher
         {
             nanp = g[1..];
         }
-        if (nanp.Length == 3 && Lengths(nanp, 3, 3, 4) && s[nanp[0].Start] is >= '2' and <= '9' && s[nanp[1].Start] is >= '2' and <= '9')
+        // (The exchange's first digit is 2-9 in the plan, but generated and fictional numbers often break that;
+        // the 3-3-4 shape with consistent separators is what makes it a phone number.)
+        if (nanp.Length == 3 && Lengths(nanp, 3, 3, 4) && s[nanp[0].Start] is >= '2' and <= '9')
         {
             var s0 = nanp[0].After;
             var s1 = nanp[1].After;
@@ -493,6 +495,13 @@ internal static class NumberMatcher
             {
                 return 0.85;
             }
+        }
+
+        // An area code in parentheses followed by the local number: (08) 8747 6301, (37) 788-063, (64) 3591-3246.
+        if (g.Length >= 2 && g[0].After == Sep.Paren && s[g[0].Start - 1] == '(' && g[0].End - g[0].Start is >= 2 and <= 4
+            && d is >= 8 and <= 11 && g[1].End - g[1].Start >= 3)
+        {
+            return 0.8;
         }
 
         // Mainland China mobile: 1[3-9]X XXXX XXXX.

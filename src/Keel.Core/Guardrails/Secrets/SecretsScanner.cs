@@ -288,6 +288,10 @@ internal sealed class SecretsScanner : IScanner
             }
             var token = s[start..end];
             var (name, score) = Classify(token);
+            if (ReferenceEquals(name, NotSecret))
+            {
+                continue;
+            }
             if (name is null)
             {
                 if (IsAwsSecret(token) && (HasAwsContext(s, start) || (awsKeyAt >= 0 && start - awsKeyAt < 400)))
@@ -310,8 +314,15 @@ internal sealed class SecretsScanner : IScanner
         }
     }
 
+    private const string NotSecret = "";
+
     private static (string? Name, double Score) Classify(ReadOnlySpan<char> t)
     {
+        // Publishable keys are meant to be public: not a finding, and not an "unexplained" random token either.
+        if (t.StartsWith("pk_live_", StringComparison.Ordinal) || t.StartsWith("pk_test_", StringComparison.Ordinal))
+        {
+            return (NotSecret, 0);
+        }
         if (t.StartsWith("sk-ant-", StringComparison.Ordinal))
         {
             return t.Length >= 40 && IsAlnumDash(t[7..]) ? ("secrets.anthropic_key", 0.99) : default;

@@ -247,14 +247,15 @@ internal sealed class AnalyzedText : IDisposable
         ["com", "org", "net", "io", "ai", "co", "uk", "de", "fr", "cn", "ru", "info", "biz", "edu", "gov", "app", "dev", "me", "us", "ly", "xyz", "site", "online", "shop"];
 
     /// <summary>
-    /// Replaces e-mail addresses with the word "email" and URLs and domain names with "url", in place. Which
+    /// Replaces e-mail addresses with the word "email", URLs and domain names with "url" and encoded blobs with
+    /// "blob", in place. Which
     /// address appears says nothing about intent, and learning them (a sample domain that happens to recur in
     /// the attacks of the training data) would make every text naming that domain look like an attack.
     /// </summary>
     private void MaskAddresses()
     {
         var f = _folded.AsSpan(0, FoldedLength);
-        if (f.IndexOfAny('@', '.') < 0)
+        if (f.IndexOfAny('@', '.') < 0 && f.Length < 20)
         {
             return;
         }
@@ -321,6 +322,12 @@ internal sealed class AnalyzedText : IDisposable
         {
             return null;
         }
+        // Encoded data (base64, hex, keys): its characters are noise to the n-gram model; the injection scanner
+        // decodes such runs and scans what they say separately.
+        if (w.Length >= 20 && !w.ContainsAnyExcept(s_blobChars) && w.ContainsAnyInRange('0', '9') && w.ContainsAnyInRange('a', 'z'))
+        {
+            return "blob";
+        }
         var at = w.IndexOf('@');
         if (at > 0 && w[(at + 1)..].Contains('.'))
         {
@@ -347,6 +354,9 @@ internal sealed class AnalyzedText : IDisposable
         }
         return null;
     }
+
+    private static readonly System.Buffers.SearchValues<char> s_blobChars =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789+/=_-");
 
     private static readonly System.Buffers.SearchValues<char> s_hostChars =
         System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789-.");
