@@ -14,6 +14,46 @@ if (args is ["scan", var sample])
     }
     return;
 }
+if (args is ["profile-chunk", ..])
+{
+    foreach (var kind in new[] { "at-signs", "one-token", "hex-colons", "spaced-letters" })
+    {
+        var chunk = GuardrailPathologicalBenchmarks.Pathological(kind, 8192);
+        var inj = Keel.Core.Guardrails.Learning.LinearModel.LoadEmbedded("injection");
+        for (var w = 0; w < 200; w++)
+        {
+            using var a0 = AnalyzedText.Create(chunk);
+            Keel.Core.Guardrails.Injection.InjectionRules.Evaluate(a0);
+        }
+        var sw = Stopwatch.StartNew();
+        for (var w = 0; w < 100; w++)
+        {
+            using var a0 = AnalyzedText.Create(chunk);
+        }
+        var analysis = sw.Elapsed.TotalMicroseconds / 100;
+        using var a = AnalyzedText.Create(chunk);
+        sw.Restart();
+        for (var w = 0; w < 100; w++)
+        {
+            Keel.Core.Guardrails.Injection.InjectionRules.Evaluate(a);
+        }
+        var rules = sw.Elapsed.TotalMicroseconds / 100;
+        sw.Restart();
+        for (var w = 0; w < 100; w++)
+        {
+            inj.Score(a, []);
+        }
+        var dot = sw.Elapsed.TotalMicroseconds / 100;
+        sw.Restart();
+        for (var w = 0; w < 100; w++)
+        {
+            GuardrailScanners.Get("injection")!.Scan(new string(chunk.AsSpan()));
+        }
+        var scan = sw.Elapsed.TotalMicroseconds / 100;
+        Console.WriteLine($"{kind,-14} analysis {analysis,7:0.0} us  rules {rules,7:0.0} us  dot {dot,7:0.0} us  scan {scan,7:0.0} us  tokens {a.TokenCount} features {a.FeatureCount}");
+    }
+    return;
+}
 if (args is ["profile-pathological", ..])
 {
     foreach (var kind in new[] { "digits", "separators", "brackets", "dotted-digits", "at-signs", "one-token", "hex-colons", "spaced-letters" })

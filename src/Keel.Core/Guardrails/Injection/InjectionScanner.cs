@@ -22,9 +22,25 @@ internal sealed class InjectionScanner : IScanner
 
     private static readonly Lazy<LinearModel> s_model = new(static () => LinearModel.LoadEmbedded("injection"));
 
+    /// <summary>Anchor words as they read after rot13 ("ignore" → "vtaber"): found in the text as it is, no transform needed.</summary>
     private static readonly SearchValues<string> s_rot13Anchors = SearchValues.Create(
-        ["ignore", "disregard", "instructions", "system prompt", "jailbreak", "developer mode", "do anything now", "forget"],
+        [.. new[] { "ignore", "disregard", "instructions", "system prompt", "jailbreak", "developer mode", "do anything now", "forget" }.Select(Rot13)],
         StringComparison.Ordinal);
+
+    private static string Rot13(string s) => string.Create(s.Length, s, static (dst, src) =>
+    {
+        for (var i = 0; i < src.Length; i++)
+        {
+            var c = src[i];
+            dst[i] = c is >= 'a' and <= 'z' ? (char)('a' + ((c - 'a' + 13) % 26)) : c;
+        }
+    });
+
+    private static readonly SearchValues<char> s_b64 =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_");
+
+    /// <summary>Everything from U+200B up: zero-width, bidi and tag characters all live there.</summary>
+    private const char FirstInvisible = '\u200B';
 
     private readonly LinearModel? _model;
 
@@ -160,6 +176,10 @@ internal sealed class InjectionScanner : IScanner
     /// <summary>Unicode tag characters (an invisible copy of ASCII) and runs of zero-width or bidi controls.</summary>
     private void Invisible(string text, ref List<Finding>? found)
     {
+        if (!text.AsSpan().ContainsAnyInRange(FirstInvisible, '\uFFFF'))
+        {
+            return;
+        }
         var tags = 0;
         var controls = 0;
         var first = -1;
@@ -207,13 +227,13 @@ internal sealed class InjectionScanner : IScanner
         var i = 0;
         while (i < s.Length)
         {
-            if (!IsB64(s[i]))
+            if (!s_b64.Contains(s[i]))
             {
                 i++;
                 continue;
             }
             var start = i;
-            while (i < s.Length && IsB64(s[i]))
+            while (i < s.Length && s_b64.Contains(s[i]))
             {
                 i++;
             }
@@ -228,25 +248,11 @@ internal sealed class InjectionScanner : IScanner
             }
         }
 
-        // rot13: cheap test on the folded text first, full analysis only when an anchor word appears.
+        // rot13: look for the encoded anchor words first; decode and analyse only when one appears.
         var folded = a.Folded;
-        var buffer = ArrayPool<char>.Shared.Rent(folded.Length);
-        try
+        if (folded.IndexOfAny(s_rot13Anchors) >= 0)
         {
-            var rot = buffer.AsSpan(0, folded.Length);
-            for (var k = 0; k < folded.Length; k++)
-            {
-                var c = folded[k];
-                rot[k] = c is >= 'a' and <= 'z' ? (char)('a' + ((c - 'a' + 13) % 26)) : c;
-            }
-            if (rot.IndexOfAny(s_rot13Anchors) >= 0)
-            {
-                ScanDecoded(rot.ToString(), textLength, ref found, offset);
-            }
-        }
-        finally
-        {
-            ArrayPool<char>.Shared.Return(buffer);
+            ScanDecoded(Rot13(folded.ToString()), textLength, ref found, offset);
         }
     }
 
@@ -265,8 +271,6 @@ internal sealed class InjectionScanner : IScanner
             Add(ref found, new Finding("injection.encoded", offset, textLength, Math.Max(score, 0.8)));
         }
     }
-
-    private static bool IsB64(char c) => char.IsAsciiLetterOrDigit(c) || c is '+' or '/' or '=' or '-' or '_';
 
     /// <summary>Decodes base64 (standard or url-safe) or hex when the result is mostly printable text.</summary>
     private static string? TryDecode(ReadOnlySpan<char> run)

@@ -264,37 +264,33 @@ internal sealed class AnalyzedText : IDisposable
         var nextBreak = 0;
         while (read < f.Length)
         {
-            if (nextBreak < _breaks.Count && _breaks[nextBreak] == read)
+            var rel = f[read..].IndexOf(' ');
+            var end = rel < 0 ? f.Length : read + rel + 1; // the word and the space after it
+            var wordEnd = rel < 0 ? f.Length : end - 1;
+            var word = f[read..wordEnd];
+            // Most words are plain: decide that with one vectorised search and move on.
+            var lead = 0;
+            var coreLength = 0;
+            var placeholder = word.Length >= 4 && (word.Length >= 20 || word.IndexOfAny(s_addressMarks) >= 0)
+                ? Placeholder(word, out lead, out coreLength)
+                : null;
+            while (nextBreak < _breaks.Count && _breaks[nextBreak] < end)
             {
-                _breaks[nextBreak++] = write;
+                _breaks[nextBreak] = write + (_breaks[nextBreak] - read);
+                nextBreak++;
             }
-            if (f[read] == ' ')
-            {
-                _folded[write] = ' ';
-                _map[write++] = _map[read++];
-                continue;
-            }
-            var end = read;
-            while (end < f.Length && f[end] != ' ')
-            {
-                end++;
-            }
-            var word = f[read..end];
-            var core = word.TrimEnd(".,;:!?)]}\"'>");
-            var lead = core.Length - core.TrimStart("([{<\"'").Length;
-            core = core[lead..];
-            var placeholder = AddressKind(core);
             if (placeholder is null)
             {
-                for (var k = read; k < end; k++)
+                if (write != read)
                 {
-                    _folded[write] = _folded[k];
-                    _map[write++] = _map[k];
+                    f[read..end].CopyTo(_folded.AsSpan(write));
+                    _map.AsSpan(read, end - read).CopyTo(_map.AsSpan(write));
                 }
+                write += end - read;
             }
             else
             {
-                var origin = _map[read];
+                var origin = _map[read + lead];
                 for (var k = 0; k < lead; k++)
                 {
                     _folded[write] = _folded[read + k];
@@ -305,7 +301,7 @@ internal sealed class AnalyzedText : IDisposable
                     _folded[write] = ch;
                     _map[write++] = origin;
                 }
-                for (var k = read + lead + core.Length; k < end; k++)
+                for (var k = read + lead + coreLength; k < end; k++)
                 {
                     _folded[write] = _folded[k];
                     _map[write++] = _map[k];
@@ -314,6 +310,17 @@ internal sealed class AnalyzedText : IDisposable
             read = end;
         }
         FoldedLength = write;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> s_addressMarks = System.Buffers.SearchValues.Create("@./");
+
+    private static string? Placeholder(ReadOnlySpan<char> word, out int lead, out int coreLength)
+    {
+        var core = word.TrimEnd(".,;:!?)]}\"'>");
+        lead = core.Length - core.TrimStart("([{<\"'").Length;
+        core = core[lead..];
+        coreLength = core.Length;
+        return AddressKind(core);
     }
 
     private static string? AddressKind(ReadOnlySpan<char> w)
