@@ -149,7 +149,7 @@ public sealed class GuardrailEvaluationTests(ITestOutputHelper output)
         }
         report.Flush();
 
-        // Measured 1.000 on the hand-written set (see docs/guardrails.md for its limits).
+        // Measured 0.991 on the hand-written set (see docs/guardrails.md for its limits).
         Assert.True(all.F1 >= 0.97, $"secrets F1 {all.F1:0.000}");
     }
 
@@ -267,7 +267,7 @@ public sealed class GuardrailEvaluationTests(ITestOutputHelper output)
         }
         report.Flush();
 
-        // Measured: held-out F1 0.926; hand-written F1 0.97.
+        // Measured: held-out F1 0.926; hand-written F1 0.94.
         Assert.True(all.F1 >= 0.90, $"F1 {all.F1:0.000}");
         Assert.True(extra.F1 >= 0.9, $"hand-written F1 {extra.F1:0.000}");
     }

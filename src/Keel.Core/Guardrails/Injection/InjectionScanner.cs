@@ -130,18 +130,6 @@ internal sealed class InjectionScanner : IScanner
     private static readonly SearchValues<char> s_notLetters = SearchValues.Create(
         "0123456789 \t\r\n!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~");
 
-    /// <summary>The classifier's flag probability alone (evaluation and threshold studies).</summary>
-    internal double ModelScore(string text)
-    {
-        var model = Model;
-        if (model is null)
-        {
-            return 0;
-        }
-        var a = AnalyzedText.Shared(text);
-        return Math.Max(model.Score(a, []), model.BestSegment(a).Score);
-    }
-
     private void Evaluate(AnalyzedText a, int offset, int textLength, int depth, ref List<Finding>? found)
     {
         var model = Model;

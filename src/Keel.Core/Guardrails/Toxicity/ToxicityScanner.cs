@@ -27,17 +27,9 @@ internal sealed class ToxicityScanner : IScanner
     private static readonly int s_insultPerson = AnalyzedText.NamedBucket("tox:insult+person");
     private static readonly int s_negatedHit = AnalyzedText.NamedBucket("tox:negated");
 
-    private readonly LinearModel? _model;
-
-    public ToxicityScanner()
-    {
-    }
-
-    internal ToxicityScanner(LinearModel model) => _model = model;
-
     public string Name => GuardrailScanners.Toxicity;
 
-    private LinearModel Model => _model ?? s_model.Value;
+    private static LinearModel Model => s_model.Value;
 
     private static int[] BuildCatBuckets()
     {
@@ -83,15 +75,6 @@ internal sealed class ToxicityScanner : IScanner
             }
         }
         return best is { } b ? new ScanResult([b]) : ScanResult.Clean;
-    }
-
-    /// <summary>The classifier's probability (evaluation).</summary>
-    internal double Probability(string text)
-    {
-        var a = AnalyzedText.Shared(text);
-        Span<int> extras = stackalloc int[MaxExtras];
-        var n = Extras(a, extras, out _);
-        return Model.Score(a, extras[..n]);
     }
 
     private const int StackTokens = 1024;
