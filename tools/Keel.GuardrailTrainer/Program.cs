@@ -17,18 +17,30 @@ var outDir = Arg("--out") ?? Path.Combine(Directory.GetCurrentDirectory(), "src"
 var sweep = args.Contains("--sweep");
 // Injection operating point: the highest out-of-fold recall at a false-positive rate of at most this.
 var MaxFpr = double.Parse(Arg("--max-fpr") ?? "0.025", CultureInfo.InvariantCulture);
+var Seeds = int.Parse(Arg("--seeds") ?? "3", CultureInfo.InvariantCulture);
 Directory.CreateDirectory(outDir);
+
+// Ordinary text that is certainly neither an injection nor toxic: the training rows of the other data sets
+// (the non-toxic rows of the toxicity set; toxic rows share too much vocabulary with jailbreaks to serve as
+// "benign" for injection). The injection data's benign rows are mostly questions and requests, so without these a
+// plain statement ("This movie was so bad it was almost good.") looks unlike anything benign the model has seen.
+// They only ever add negatives to training; thresholds and reported figures use the task's own rows.
+var piiSentences = LoadTexts(Path.Combine(data, "pii_spans.jsonl"));
+var nonToxicTexts = Load(Path.Combine(data, "toxicity.jsonl")).Where(r => !r.Label).Select(r => r.Text).ToList();
 
 // Chosen by --sweep on out-of-fold scores of the training rows. Injection: N^-0.7 scaling is the least
 // sensitive to text length that still separates (mean pooling, N^-1, loses short attacks).
-Train("injection", Load(Path.Combine(data, "injection.jsonl")), InjectionFeatures, Injection: true, new TrainerOptions { Power = 0.7f });
-Train("toxicity", Load(Path.Combine(data, "toxicity.jsonl")), ToxicityFeatures, Injection: false, new TrainerOptions { Power = 0.5f });
+Train("injection", Load(Path.Combine(data, "injection.jsonl")), [.. nonToxicTexts, .. piiSentences], InjectionFeatures, Injection: true, new TrainerOptions { Power = 0.7f });
+Train("toxicity", Load(Path.Combine(data, "toxicity.jsonl")), piiSentences, ToxicityFeatures, Injection: false, new TrainerOptions { Power = 0.5f });
 return 0;
 
-void Train(string name, List<(string Text, bool Label)> rows, Func<string, bool, Doc> featurize, bool Injection, TrainerOptions options)
+void Train(string name, List<(string Text, bool Label)> rows, List<string> extraNegatives, Func<string, bool, Doc> featurize, bool Injection, TrainerOptions options)
 {
     var train = rows.Where(r => !DataSplit.IsHeldOut(r.Text)).ToList();
-    Console.WriteLine($"{name}: {train.Count} training rows of {rows.Count} ({train.Count(r => r.Label)} positive)");
+    var extraWeight = float.Parse(Arg("--extra-weight") ?? "0", CultureInfo.InvariantCulture);
+    var extra = extraWeight <= 0 ? [] : extraNegatives.Where(t => !DataSplit.IsHeldOut(t)).Select(t => featurize(t, false))
+        .Select(d => d with { Whole = d.Whole with { Weight = extraWeight }, Segments = [] }).ToList();
+    Console.WriteLine($"{name}: {train.Count} training rows of {rows.Count} ({train.Count(r => r.Label)} positive), {extra.Count} extra negatives");
     var docs = train.Select(r => featurize(r.Text, r.Label)).ToList();
 
     // Rules fire regardless of the model: the threshold must leave room for their false positives.
@@ -63,7 +75,7 @@ void Train(string name, List<(string Text, bool Label)> rows, Func<string, bool,
         })
         {
             var unused = 0f;
-            var oof = OutOfFold(docs, o, new float[1 << AnalyzedText.BucketBits], ref unused);
+            var oof = OutOfFold(docs, extra, o, new float[1 << AnalyzedText.BucketBits], ref unused);
             Report($"  sweep {o}", oof, docs, ruleFlags, Injection);
         }
     }
@@ -71,9 +83,26 @@ void Train(string name, List<(string Text, bool Label)> rows, Func<string, bool,
     // The shipped model is the average of the five fold models (a linear model's logits average with its
     // weights): the threshold chosen on their out-of-fold scores then applies to a model calibrated like them,
     // which a model refitted on all rows (more confident) would not be.
+    // Several shuffles (seeds) averaged as well: with a thousand rows, the order of SGD steps alone moves a few
+    // held-out decisions; the average of 5 folds x 3 seeds is steadier than any one of them.
     var w = new float[1 << AnalyzedText.BucketBits];
     var b = 0f;
-    var scores = OutOfFold(docs, options, w, ref b);
+    var scores = new double[docs.Count];
+    for (var seed = 0; seed < Seeds; seed++)
+    {
+        var ws = new float[w.Length];
+        var bs = 0f;
+        var s = OutOfFold(docs, extra, options with { Seed = options.Seed + seed }, ws, ref bs);
+        for (var i = 0; i < w.Length; i++)
+        {
+            w[i] += ws[i] / Seeds;
+        }
+        b += bs / Seeds;
+        for (var i = 0; i < s.Length; i++)
+        {
+            scores[i] += s[i] / Seeds;
+        }
+    }
     var threshold = Report("  out-of-fold", scores, docs, ruleFlags, Injection);
     // Fold the threshold into the bias so that a probability of 0.5 means "at the threshold".
     var shifted = b - (float)Math.Log(threshold / (1 - threshold));
@@ -95,13 +124,13 @@ static List<Example> Examples(IEnumerable<Doc> docs) =>
     [.. docs.SelectMany(d => d.Segments.Where(s => s.Label is not null).Select(s => new Example(s.Features, s.Label!.Value))
         .Concat(d.Whole.Label && d.Segments.Count > 1 ? [] : [d.Whole]))];
 
-double[] OutOfFold(List<Doc> docs, TrainerOptions o, float[] average, ref float averageBias)
+double[] OutOfFold(List<Doc> docs, List<Doc> extra, TrainerOptions o, float[] average, ref float averageBias)
 {
     const int folds = 5;
     var scores = new double[docs.Count];
     for (var k = 0; k < folds; k++)
     {
-        var fit = Examples(docs.Where((_, i) => i % folds != k));
+        var fit = Examples(docs.Where((_, i) => i % folds != k).Concat(extra));
         var (w, b) = LogisticTrainer.Train(fit, 1 << AnalyzedText.BucketBits, o);
         for (var j = 0; j < w.Length; j++)
         {
@@ -173,6 +202,20 @@ static Doc ToxicityFeatures(string text, bool label)
     Span<int> extras = stackalloc int[256];
     var n = ToxicityScanner.Extras(a, extras, out _);
     return new Doc(new Example([.. a.Features, .. extras[..n]], label), []);
+}
+
+static List<string> LoadTexts(string path)
+{
+    var texts = new List<string>();
+    foreach (var line in File.ReadLines(path))
+    {
+        if (!string.IsNullOrWhiteSpace(line))
+        {
+            using var doc = JsonDocument.Parse(line);
+            texts.Add(doc.RootElement.GetProperty("text").GetString() ?? "");
+        }
+    }
+    return texts;
 }
 
 static List<(string Text, bool Label)> Load(string path)

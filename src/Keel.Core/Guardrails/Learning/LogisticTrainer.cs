@@ -1,7 +1,7 @@
 namespace Keel.Core.Guardrails.Learning;
 
 /// <summary>One training example: its feature buckets (with repeats) and label.</summary>
-internal readonly record struct Example(int[] Features, bool Label);
+internal readonly record struct Example(int[] Features, bool Label, float Weight = 1);
 
 /// <summary>Training settings; the defaults are the ones the shipped models were trained with.</summary>
 internal sealed record TrainerOptions
@@ -31,10 +31,11 @@ internal static class LogisticTrainer
         var w = new double[buckets];
         var g2 = new double[buckets];
         double bias = 0, gb2 = 0;
-        var positives = examples.Count(static e => e.Label);
-        var negatives = examples.Count - positives;
-        var posWeight = positives == 0 ? 1 : examples.Count / (2.0 * positives);
-        var negWeight = negatives == 0 ? 1 : examples.Count / (2.0 * negatives);
+        var positives = examples.Where(static e => e.Label).Sum(static e => e.Weight);
+        var negatives = examples.Where(static e => !e.Label).Sum(static e => e.Weight);
+        var total = positives + negatives;
+        var posWeight = positives == 0 ? 1 : total / (2.0 * positives);
+        var negWeight = negatives == 0 ? 1 : total / (2.0 * negatives);
         var order = Enumerable.Range(0, examples.Count).ToArray();
         var rng = new Random(options.Seed);
         for (var epoch = 0; epoch < options.Epochs; epoch++)
@@ -64,7 +65,7 @@ internal static class LogisticTrainer
                     z += w[f] * scale;
                 }
                 var p = 1 / (1 + Math.Exp(-z));
-                var err = ((e.Label ? 1 : 0) - p) * (e.Label ? posWeight : negWeight);
+                var err = ((e.Label ? 1 : 0) - p) * (e.Label ? posWeight : negWeight) * e.Weight;
                 foreach (var f in features)
                 {
                     var g = (err * scale) - (options.L2 * w[f]);
