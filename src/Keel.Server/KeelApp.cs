@@ -28,7 +28,9 @@ public static partial class KeelApp
         KeelServerOptions options, KeelConfig config, Action<IServiceCollection>? configureServices = null, CancellationToken cancellationToken = default)
     {
         var startedAt = Stopwatch.GetTimestamp();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // The content root is the install directory: the default (the working directory) is watched
+        // recursively for appsettings files Keel does not use, and the data directory lives there.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseKestrel(kestrel =>
         {
             // The gateway enforces its own, configurable body limit with an OpenAI-style 413.
@@ -46,6 +48,9 @@ public static partial class KeelApp
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // Off entirely: at any level ASP.NET Core would create an Activity per request, and HttpClient
+        // would then send upstream a traceparent whose trace id is not Keel's.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 
         var services = builder.Services;
         services.AddSingleton(options);

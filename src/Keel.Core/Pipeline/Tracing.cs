@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 
 namespace Keel.Core.Pipeline;
 
@@ -83,15 +82,12 @@ public sealed class TraceBuilder(TimeProvider time)
     }
 
     /// <summary>A W3C trace id: 32 lowercase hex characters.</summary>
-    public static string NewTraceId() => RandomHex(16);
+    /// <remarks>
+    /// Ids identify, they do not authorise (reading a trace needs a key), so the runtime's fast W3C
+    /// generator is used: the crypto RNG cost 2.3 µs an id, 10–15 % of a request's CPU.
+    /// </remarks>
+    public static string NewTraceId() => ActivityTraceId.CreateRandom().ToHexString();
 
     /// <summary>A W3C span id: 16 lowercase hex characters.</summary>
-    public static string NewSpanId() => RandomHex(8);
-
-    private static string RandomHex(int bytes)
-    {
-        Span<byte> buffer = stackalloc byte[16];
-        RandomNumberGenerator.Fill(buffer[..bytes]);
-        return Convert.ToHexStringLower(buffer[..bytes]);
-    }
+    public static string NewSpanId() => ActivitySpanId.CreateRandom().ToHexString();
 }
