@@ -36,7 +36,19 @@ internal static class GatewayApi
         var services = http.RequestServices;
         var snapshot = services.GetRequiredService<GatewayState>().Current;
         var limit = snapshot.Config.Server.MaxRequestBodyBytes;
-        var (body, tooLarge) = await ReadBodyAsync(http.Request, limit, http.RequestAborted);
+        ReadOnlyMemory<byte> body;
+        bool tooLarge;
+        try
+        {
+            (body, tooLarge) = await ReadBodyAsync(http.Request, limit, http.RequestAborted);
+        }
+        catch (Exception ex) when (http.RequestAborted.IsCancellationRequested || ex is Microsoft.AspNetCore.Http.BadHttpRequestException or IOException)
+        {
+            // The client went away (or broke the framing) before its body arrived: nothing to answer.
+            http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+
         var headers = http.Request.Headers;
         var context = new GatewayContext(operation, snapshot, body, TraceIdMiddleware.GetTraceId(http), services.GetRequiredService<TimeProvider>())
         {

@@ -20,10 +20,10 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
 
     public async ValueTask<ProviderResult> ChatAsync(ChatCall call, CancellationToken cancellationToken)
     {
-        byte[] body;
+        ReadOnlyMemory<byte> body;
         if (call.RawBodyUsable && call.Request.Model == call.UpstreamModel && !_azure)
         {
-            body = call.RawBody.ToArray();
+            body = call.RawBody;
         }
         else
         {
@@ -65,10 +65,10 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
 
     public async ValueTask<ProviderResult> EmbedAsync(EmbedCall call, CancellationToken cancellationToken)
     {
-        byte[] body;
+        ReadOnlyMemory<byte> body;
         if (call.RawBodyUsable && call.Request.Model == call.UpstreamModel && !_azure)
         {
-            body = call.RawBody.ToArray();
+            body = call.RawBody;
         }
         else
         {
@@ -92,7 +92,7 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
         }
     }
 
-    private HttpRequestMessage CreateRequest(string operation, string upstreamModel, byte[] body, TimeSpan? connectTimeout)
+    private HttpRequestMessage CreateRequest(string operation, string upstreamModel, ReadOnlyMemory<byte> body, TimeSpan? connectTimeout)
     {
         // Azure addresses the deployment in the path and versions the API in the query.
         var url = _azure
@@ -100,7 +100,8 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
             : $"{config.BaseUrl}/{operation}";
         var request = new HttpRequestMessage(HttpMethod.Post, url)
         {
-            Content = new ByteArrayContent(body) { Headers = { ContentType = JsonContentType } },
+            // The client's bytes go out without another copy.
+            Content = new ReadOnlyMemoryContent(body) { Headers = { ContentType = JsonContentType } },
         };
         if (config.ApiKey is { } key)
         {
