@@ -3,31 +3,24 @@ namespace Keel.Core.Logging;
 /// <summary>
 /// Every log event id, by area. 1xxx config, 2xxx upstream, 3xxx recording/store, 4xxx identity,
 /// 5xxx host. Never reuse an id; never use 0.
-/// Next free: config 1004, upstream 2003, recording 3006, identity 4002, host 5004.
+/// Next free: config 1004, upstream 2003, recording 3006, identity 4002, host 5004 (retired ids are not reused).
 /// </summary>
 public static class KeelEventIds
 {
-    public const int ConfigLoaded = 1000;
     public const int ConfigReloadFailed = 1001;
     public const int ConfigReloaded = 1002;
     public const int ConfigWatchFailed = 1003;
 
     public const int UpstreamError = 2000;
-    public const int ClientCancelled = 2001;
     public const int UpstreamStreamBroken = 2002;
 
     public const int TraceQueueFull = 3000;
     public const int TraceBatchFailed = 3001;
-    public const int TraceBatchWritten = 3002;
-    public const int StoreMigrated = 3003;
     public const int TraceBatchDropped = 3004;
     public const int RecorderDrained = 3005;
 
     public const int OpenOnLoopback = 4000;
-    public const int RejectedNonLoopback = 4001;
 
     public const int Listening = 5000;
     public const int UnhandledException = 5001;
-    public const int Ready = 5002;
-    public const int ShuttingDown = 5003;
 }

@@ -7,7 +7,13 @@ namespace Keel.Core.Wire;
 /// An OpenAI chat completion request. Every object that providers extend carries
 /// <see cref="JsonExtensionDataAttribute"/> so fields Keel does not know survive the round trip.
 /// </summary>
-public sealed class ChatCompletionRequest
+/// <summary>A request that names its model (what a provider rewrites to the upstream name).</summary>
+public interface IModelRequest
+{
+    string? Model { get; set; }
+}
+
+public sealed class ChatCompletionRequest : IModelRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
     [JsonPropertyName("messages")] public List<ChatMessage>? Messages { get; set; }

@@ -50,7 +50,7 @@ public sealed class ChunkChoice
     [JsonPropertyName("finish_reason")] public string? FinishReason { get; set; }
 }
 
-public sealed class EmbeddingRequest
+public sealed class EmbeddingRequest : IModelRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
     /// <summary>A string, an array of strings, an array of token ids, or an array of such arrays.</summary>

@@ -1,5 +1,4 @@
 using Keel.Core.Configuration;
-using Keel.Core.Identity;
 using Keel.Core.Pipeline;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,8 +12,7 @@ internal sealed class ControlPlaneAuth : IEndpointFilter
     {
         var http = context.HttpContext;
         var snapshot = http.RequestServices.GetRequiredService<GatewayState>().Current;
-        var headers = http.Request.Headers;
-        var identity = KeyAuthenticator.Authenticate(snapshot, name => headers.TryGetValue(name, out var v) ? v.ToString() : null, http.Connection.RemoteIpAddress, out var error);
+        var identity = HttpIdentity.Authenticate(http, snapshot, out var error);
         if (identity is null)
         {
             await ErrorWriter.WriteAsync(http, error!, snapshot);

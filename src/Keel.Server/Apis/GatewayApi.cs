@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
 using Keel.Core.Configuration;
-using Keel.Core.Identity;
 using Keel.Core.Pipeline;
 using Keel.Core.Wire;
 using Microsoft.AspNetCore.Builder;
@@ -49,11 +48,10 @@ internal static class GatewayApi
             return;
         }
 
-        var headers = http.Request.Headers;
         var context = new GatewayContext(operation, snapshot, body, TraceIdMiddleware.GetTraceId(http), services.GetRequiredService<TimeProvider>())
         {
             BodyTooLarge = tooLarge,
-            GetHeader = name => headers.TryGetValue(name, out var value) ? value.ToString() : null,
+            GetHeader = HttpIdentity.HeaderReader(http.Request),
             RemoteAddress = http.Connection.RemoteIpAddress,
             RequestAborted = http.RequestAborted,
         };
@@ -193,8 +191,7 @@ internal static class GatewayApi
     private static async Task ListModelsAsync(HttpContext http)
     {
         var snapshot = http.RequestServices.GetRequiredService<GatewayState>().Current;
-        var headers = http.Request.Headers;
-        if (KeyAuthenticator.Authenticate(snapshot, name => headers.TryGetValue(name, out var v) ? v.ToString() : null, http.Connection.RemoteIpAddress, out var error) is null)
+        if (HttpIdentity.Authenticate(http, snapshot, out var error) is null)
         {
             await ErrorWriter.WriteAsync(http, error!, snapshot);
             return;

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Keel.Core.Configuration;
 using Keel.Core.Pipeline;
 using Keel.Core.Wire;
@@ -20,18 +21,7 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
 
     public async ValueTask<ProviderResult> ChatAsync(ChatCall call, CancellationToken cancellationToken)
     {
-        ReadOnlyMemory<byte> body;
-        if (call.RawBodyUsable && call.Request.Model == call.UpstreamModel && !_azure)
-        {
-            body = call.RawBody;
-        }
-        else
-        {
-            var original = call.Request.Model;
-            call.Request.Model = _azure ? null : call.UpstreamModel;
-            body = JsonSerializer.SerializeToUtf8Bytes(call.Request, KeelJson.Context.ChatCompletionRequest);
-            call.Request.Model = original;
-        }
+        var body = Body(call.Request, KeelJson.Context.ChatCompletionRequest, call.RawBody, call.RawBodyUsable, call.UpstreamModel);
 
         using var request = CreateRequest("chat/completions", call.UpstreamModel, body, call.ConnectTimeout);
         HttpResponseMessage response;
@@ -65,18 +55,7 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
 
     public async ValueTask<ProviderResult> EmbedAsync(EmbedCall call, CancellationToken cancellationToken)
     {
-        ReadOnlyMemory<byte> body;
-        if (call.RawBodyUsable && call.Request.Model == call.UpstreamModel && !_azure)
-        {
-            body = call.RawBody;
-        }
-        else
-        {
-            var original = call.Request.Model;
-            call.Request.Model = _azure ? null : call.UpstreamModel;
-            body = JsonSerializer.SerializeToUtf8Bytes(call.Request, KeelJson.Context.EmbeddingRequest);
-            call.Request.Model = original;
-        }
+        var body = Body(call.Request, KeelJson.Context.EmbeddingRequest, call.RawBody, call.RawBodyUsable, call.UpstreamModel);
 
         using var request = CreateRequest("embeddings", call.UpstreamModel, body, call.ConnectTimeout);
         try
@@ -89,6 +68,30 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
         catch (HttpRequestException ex)
         {
             return ProviderResult.Fail(GatewayError.UpstreamUnreachable(Name, ex.Message));
+        }
+    }
+
+    /// <summary>
+    /// The client's bytes when they can go as they are; otherwise the typed request serialised with
+    /// the upstream model (Azure names the deployment in the path, so it sends none).
+    /// </summary>
+    private ReadOnlyMemory<byte> Body<T>(T request, JsonTypeInfo<T> typeInfo, ReadOnlyMemory<byte> raw, bool rawUsable, string upstreamModel)
+        where T : IModelRequest
+    {
+        if (rawUsable && request.Model == upstreamModel && !_azure)
+        {
+            return raw;
+        }
+
+        var original = request.Model;
+        request.Model = _azure ? null : upstreamModel;
+        try
+        {
+            return JsonSerializer.SerializeToUtf8Bytes(request, typeInfo);
+        }
+        finally
+        {
+            request.Model = original;
         }
     }
 
