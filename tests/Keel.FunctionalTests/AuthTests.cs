@@ -70,6 +70,7 @@ public sealed class AuthTests
     [Theory]
     [InlineData("/v1/models")]
     [InlineData("/api/traces")]
+    [InlineData("/api/routes/health")]
     public async Task ReadEndpoints_WithoutKey_Return401(string path)
     {
         await using var keel = await StartWithKeyAsync();
