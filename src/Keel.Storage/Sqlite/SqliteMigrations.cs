@@ -1,5 +1,10 @@
 namespace Keel.Storage.Sqlite;
 
+/// <summary>
+/// Schema versions, applied by set (see SqliteStore.MigrateAsync). Ranges by area so work in parallel
+/// never collides: 1-9 traces and observability, 10-19 prompts, 20-29 access control (projects, keys,
+/// limits, audit), 30-39 guardrails.
+/// </summary>
 internal static class SqliteMigrations
 {
     public static readonly IReadOnlyList<Migration> All =

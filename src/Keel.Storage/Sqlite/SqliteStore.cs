@@ -8,7 +8,7 @@ namespace Keel.Storage.Sqlite;
 /// The embedded default store: one SQLite file in WAL mode. Writes go through one connection under
 /// a lock (SQLite has one writer anyway); reads open pooled connections and never block on writes.
 /// </summary>
-public sealed class SqliteStore : IKeelStore, ITraceStore
+public sealed partial class SqliteStore : IKeelStore, ITraceStore
 {
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -268,10 +268,20 @@ public sealed class SqliteStore : IKeelStore, ITraceStore
     private static async Task MigrateAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
         await ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS keel_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)", cancellationToken);
-        await using var versionCommand = connection.CreateCommand();
-        versionCommand.CommandText = "SELECT COALESCE(MAX(version), 0) FROM keel_migrations";
-        var current = Convert.ToInt32(await versionCommand.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
-        foreach (var migration in SqliteMigrations.All.Where(m => m.Version > current).OrderBy(m => m.Version))
+        // Applied by set, not by maximum: features land in any order, so a database may hold version 20
+        // before version 3 exists. Each migration touches only its own tables.
+        var applied = new HashSet<int>();
+        await using (var versionCommand = connection.CreateCommand())
+        {
+            versionCommand.CommandText = "SELECT version FROM keel_migrations";
+            await using var reader = await versionCommand.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                applied.Add(reader.GetInt32(0));
+            }
+        }
+
+        foreach (var migration in SqliteMigrations.All.Where(m => !applied.Contains(m.Version)).OrderBy(m => m.Version))
         {
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
             await using var command = connection.CreateCommand();
