@@ -92,6 +92,14 @@ public sealed class GatewayContext
     /// <summary>Usage seen so far in a streamed answer (set by the record stage as chunks pass).</summary>
     public Usage? ObservedUsage { get; set; }
 
+    /// <summary>The registry prompt the request was rendered from (set by the stage that renders it).</summary>
+    public string? PromptName { get; set; }
+    public int? PromptVersion { get; set; }
+
+    /// <summary>The experiment and arm this request was assigned to, if any.</summary>
+    public string? ExperimentId { get; set; }
+    public string? ExperimentArm { get; set; }
+
     public GatewayResponse? Response { get; set; }
 
     public GatewayError? Error { get; set; }

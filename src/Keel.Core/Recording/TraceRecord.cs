@@ -35,6 +35,14 @@ public sealed record TraceRecord
     public int? InputTokens { get; init; }
     public int? OutputTokens { get; init; }
 
+    /// <summary>The registry prompt the request was rendered from, if any.</summary>
+    public string? PromptName { get; init; }
+    public int? PromptVersion { get; init; }
+
+    /// <summary>The experiment and arm the request was assigned to, if any.</summary>
+    public string? ExperimentId { get; init; }
+    public string? ExperimentArm { get; init; }
+
     /// <summary>The spans as stored: one JSON array in UTF-8 (see <see cref="SpanJson"/>).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ReadOnlyMemory<byte>? SpansUtf8 { get; init; }

@@ -34,5 +34,28 @@ internal static class SqliteMigrations
             CREATE INDEX ix_traces_started ON traces (started_at DESC);
             CREATE INDEX ix_traces_model_started ON traces (model, started_at DESC);
             """),
+        new(2, "trace prompt and experiment", """
+            ALTER TABLE traces ADD COLUMN prompt_name TEXT;
+            ALTER TABLE traces ADD COLUMN prompt_version INTEGER;
+            ALTER TABLE traces ADD COLUMN experiment_id TEXT;
+            ALTER TABLE traces ADD COLUMN experiment_arm TEXT;
+            CREATE INDEX ix_traces_experiment ON traces (experiment_id, experiment_arm) WHERE experiment_id IS NOT NULL;
+            """),
+        new(3, "scores", """
+            CREATE TABLE scores (
+                score_id      TEXT PRIMARY KEY,
+                trace_id      TEXT NOT NULL,
+                project_id    TEXT,
+                name          TEXT NOT NULL,
+                data_type     TEXT NOT NULL CHECK (data_type IN ('numeric', 'boolean', 'categorical')),
+                value         REAL,               -- numeric value; 1/0 for boolean; NULL for categorical
+                string_value  TEXT,               -- the category; 'true'/'false' for boolean
+                comment       TEXT,
+                source        TEXT NOT NULL,      -- end_user, api, evaluator, human_review
+                created_at    INTEGER NOT NULL    -- unix milliseconds
+            );
+            CREATE INDEX ix_scores_trace ON scores (trace_id);
+            CREATE INDEX ix_scores_name_created ON scores (name, created_at DESC);
+            """),
     ];
 }

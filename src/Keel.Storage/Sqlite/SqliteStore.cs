@@ -82,11 +82,13 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
             command.Transaction = transaction;
             command.CommandText = """
                 INSERT OR REPLACE INTO traces (trace_id, started_at, operation, project_id, key_id, model, provider, upstream_model,
-                    stream, status_code, error_code, error_message, request_body, response_body, latency_ms, ttft_ms, input_tokens, output_tokens, spans)
-                VALUES ($id, $started, $op, $project, $key, $model, $provider, $upstream, $stream, $status, $ecode, $emsg, $req, $resp, $lat, $ttft, $in, $out, $spans)
+                    stream, status_code, error_code, error_message, request_body, response_body, latency_ms, ttft_ms, input_tokens, output_tokens, spans,
+                    prompt_name, prompt_version, experiment_id, experiment_arm)
+                VALUES ($id, $started, $op, $project, $key, $model, $provider, $upstream, $stream, $status, $ecode, $emsg, $req, $resp, $lat, $ttft, $in, $out, $spans,
+                    $pname, $pver, $exp, $arm)
                 """;
             var p = command.Parameters;
-            string[] names = ["$id", "$started", "$op", "$project", "$key", "$model", "$provider", "$upstream", "$stream", "$status", "$ecode", "$emsg", "$req", "$resp", "$lat", "$ttft", "$in", "$out", "$spans"];
+            string[] names = ["$id", "$started", "$op", "$project", "$key", "$model", "$provider", "$upstream", "$stream", "$status", "$ecode", "$emsg", "$req", "$resp", "$lat", "$ttft", "$in", "$out", "$spans", "$pname", "$pver", "$exp", "$arm"];
             foreach (var name in names)
             {
                 p.Add(new SqliteParameter { ParameterName = name });
@@ -114,6 +116,10 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
                 p[16].Value = (object?)t.InputTokens ?? DBNull.Value;
                 p[17].Value = (object?)t.OutputTokens ?? DBNull.Value;
                 p[18].Value = Blob(t.SpansUtf8);
+                p[19].Value = (object?)t.PromptName ?? DBNull.Value;
+                p[20].Value = (object?)t.PromptVersion ?? DBNull.Value;
+                p[21].Value = (object?)t.ExperimentId ?? DBNull.Value;
+                p[22].Value = (object?)t.ExperimentArm ?? DBNull.Value;
                 command.ExecuteNonQuery();
             }
 
@@ -143,9 +149,9 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
 
         var trace = ReadTrace(reader) with
         {
-            RequestBodyUtf8 = Utf8(reader, 16),
-            ResponseBodyUtf8 = Utf8(reader, 17),
-            SpansUtf8 = Utf8(reader, 18),
+            RequestBodyUtf8 = Utf8(reader, 20),
+            ResponseBodyUtf8 = Utf8(reader, 21),
+            SpansUtf8 = Utf8(reader, 22),
         };
 
         return trace;
@@ -199,7 +205,7 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
     }
 
     private const string TraceColumns =
-        "trace_id, started_at, operation, project_id, key_id, model, provider, upstream_model, stream, status_code, error_code, error_message, latency_ms, ttft_ms, input_tokens, output_tokens";
+        "trace_id, started_at, operation, project_id, key_id, model, provider, upstream_model, stream, status_code, error_code, error_message, latency_ms, ttft_ms, input_tokens, output_tokens, prompt_name, prompt_version, experiment_id, experiment_arm";
 
     private static TraceRecord ReadTrace(SqliteDataReader r) => new()
     {
@@ -219,6 +225,10 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
         TtftMs = r.IsDBNull(13) ? null : r.GetDouble(13),
         InputTokens = r.IsDBNull(14) ? null : r.GetInt32(14),
         OutputTokens = r.IsDBNull(15) ? null : r.GetInt32(15),
+        PromptName = r.IsDBNull(16) ? null : r.GetString(16),
+        PromptVersion = r.IsDBNull(17) ? null : r.GetInt32(17),
+        ExperimentId = r.IsDBNull(18) ? null : r.GetString(18),
+        ExperimentArm = r.IsDBNull(19) ? null : r.GetString(19),
     };
 
     private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)

@@ -144,6 +144,10 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
             TtftMs = ttftMs,
             InputTokens = usage?.PromptTokens,
             OutputTokens = usage?.CompletionTokens,
+            PromptName = context.PromptName,
+            PromptVersion = context.PromptVersion,
+            ExperimentId = context.ExperimentId,
+            ExperimentArm = context.ExperimentArm,
             SpansUtf8 = SpanJson.Write(context.Trace.Spans),
         });
     }
