@@ -20,6 +20,8 @@ public static class KeelServiceCollectionExtensions
         services.AddGatewayStage<IdentityStage>();
         services.AddGatewayStage<IngressStage>();
         services.AddGatewayStage<ResolveStage>();
+        services.AddGatewayStage<InputGuardrailStage>();
+        services.AddGatewayStage<OutputGuardrailStage>();
         services.TryAddSingleton(sp => new GatewayPipeline(
             sp.GetServices<IGatewayStage>(),
             sp.GetRequiredService<RecordStage>(),

@@ -61,8 +61,14 @@ public sealed class FakeProvider : IAsyncDisposable
     /// <summary>When set, a request that offers tools gets this tool call instead of text.</summary>
     public (string Name, string Arguments)? ToolCall { get; set; }
 
+    /// <summary>Answers used once each, in order, before <see cref="Reply"/>.</summary>
+    public ConcurrentQueue<string> QueuedReplies { get; } = new();
+
     /// <summary>Fixed answer text; null = "fake reply to: {last user text}".</summary>
     public string? Reply { get; set; }
+
+    /// <summary>Streams: when set, the answer is cut every this many characters (splitting words and values) instead of per word.</summary>
+    public int? StreamChunkChars { get; set; }
 
     /// <summary>Streamed responses emit one chunk per word; set to control pacing.</summary>
     public TimeSpan DefaultChunkDelay { get; set; }
@@ -184,6 +190,11 @@ public sealed class FakeProvider : IAsyncDisposable
 
     private string AnswerFor(JsonNode body, bool anthropic)
     {
+        if (QueuedReplies.TryDequeue(out var queued))
+        {
+            return queued;
+        }
+
         if (Reply is not null)
         {
             return Reply;
@@ -260,10 +271,9 @@ public sealed class FakeProvider : IAsyncDisposable
         }
         else
         {
-            var words = answer.Split(' ');
-            for (var i = 0; i < words.Length; i++)
+            foreach (var piece in StreamPieces(answer))
             {
-                chunks.Add(Chunk(model, new JsonObject { ["content"] = (i == 0 ? "" : " ") + words[i] }, null));
+                chunks.Add(Chunk(model, new JsonObject { ["content"] = piece }, null));
             }
 
             chunks.Add(Chunk(model, new JsonObject(), "stop"));
@@ -310,6 +320,23 @@ public sealed class FakeProvider : IAsyncDisposable
         }
 
         await http.Response.WriteAsync(terminator, http.RequestAborted);
+    }
+
+    private IEnumerable<string> StreamPieces(string answer)
+    {
+        if (StreamChunkChars is { } size)
+        {
+            for (var at = 0; at < answer.Length; at += size)
+            {
+                yield return answer.Substring(at, Math.Min(size, answer.Length - at));
+            }
+            yield break;
+        }
+        var words = answer.Split(' ');
+        for (var i = 0; i < words.Length; i++)
+        {
+            yield return (i == 0 ? "" : " ") + words[i];
+        }
     }
 
     private static IEnumerable<string> Split(string text, int parts)

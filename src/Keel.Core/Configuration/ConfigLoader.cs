@@ -18,12 +18,12 @@ public static partial class ConfigLoader
     /// <summary>Models of the built-in offline provider, always present.</summary>
     public static readonly IReadOnlyList<string> BuiltInModels = ["local/echo", "local/extractive", "local/hash-embed"];
 
-    private static readonly string[] RootKeys = ["server", "auth", "recording", "providers", "models"];
+    private static readonly string[] RootKeys = ["server", "auth", "recording", "providers", "models", "guardrails"];
     private static readonly string[] ServerKeys = ["max_request_body_bytes"];
     private static readonly string[] AuthKeys = ["master_key"];
     private static readonly string[] RecordingKeys = ["store_bodies", "queue_capacity"];
     private static readonly string[] ProviderKeys = ["kind", "base_url", "api_key", "api_version", "headers", "timeout"];
-    private static readonly string[] ModelKeys = ["provider", "model", "strategy", "deployments", "fallbacks", "fallback_on", "retries", "retry_budget", "timeouts", "breaker"];
+    private static readonly string[] ModelKeys = ["provider", "model", "strategy", "deployments", "fallbacks", "fallback_on", "retries", "retry_budget", "timeouts", "breaker", "guardrails"];
     private static readonly string[] DeploymentKeys = ["provider", "model", "weight", "rpm", "tpm", "cost"];
     private static readonly string[] CostKeys = ["input", "output"];
     private static readonly string[] TimeoutKeys = ["connect", "first_token", "total"];
@@ -139,7 +139,7 @@ public static partial class ConfigLoader
     [GeneratedRegex(@"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}")]
     private static partial Regex EnvPattern();
 
-    private sealed class Reader(string file, Func<string, string?> env)
+    private sealed partial class Reader(string file, Func<string, string?> env)
     {
         public List<ConfigError> Errors { get; } = [];
 
@@ -207,8 +207,11 @@ public static partial class ConfigLoader
             }
 
             CheckFallbacks(models);
+            var guardrails = Child(map, "guardrails") is { } guardrailsNode ? ReadGuardrails(guardrailsNode) : new GuardrailsConfig();
+            CheckGuardrailReferences(guardrails);
             return config with
             {
+                Guardrails = guardrails,
                 Providers = providers.ToFrozenDictionary(StringComparer.Ordinal),
                 Models = models.ToFrozenDictionary(StringComparer.Ordinal),
             };
@@ -440,6 +443,7 @@ public static partial class ConfigLoader
                 RetryBudget = budget,
                 Timeouts = timeouts,
                 Breaker = breaker,
+                Guardrails = ReadGuardrailReference(map, path),
             };
         }
 

@@ -12,6 +12,7 @@ public sealed record KeelConfig
     public RecordingConfig Recording { get; init; } = new();
     public FrozenDictionary<string, ProviderConfig> Providers { get; init; } = FrozenDictionary<string, ProviderConfig>.Empty;
     public FrozenDictionary<string, ModelConfig> Models { get; init; } = FrozenDictionary<string, ModelConfig>.Empty;
+    public GuardrailsConfig Guardrails { get; init; } = new();
 
     /// <summary>The config used when there is no file: the built-in local provider alone.</summary>
     public static KeelConfig Default { get; } = ConfigLoader.WithBuiltIns(new KeelConfig());
@@ -86,6 +87,9 @@ public sealed record ModelConfig
     public TimeoutsConfig Timeouts { get; init; } = new();
 
     public BreakerConfig Breaker { get; init; } = new();
+
+    /// <summary>The guardrail policy for this alias; null = the default policy; <c>none</c> = no guardrails.</summary>
+    public string? Guardrails { get; init; }
 }
 
 /// <summary>One provider + upstream model that can serve an alias.</summary>

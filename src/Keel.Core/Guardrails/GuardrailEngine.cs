@@ -23,7 +23,14 @@ public sealed class GuardrailEngine
     public IReadOnlyList<IScanner> Scanners => _scanners;
 
     /// <summary>Runs every scanner and combines their findings into a verdict (redacting where the policy says so).</summary>
-    public GuardrailVerdict Evaluate(string text)
+    public GuardrailVerdict Evaluate(string text) => Evaluate(text, placeholders: null);
+
+    /// <summary>
+    /// Runs every scanner and combines their findings into a verdict. Findings whose action is
+    /// <see cref="GuardrailAction.RedactReversible"/> get placeholders from <paramref name="placeholders"/> (shared by
+    /// all texts of one request, so a value has one placeholder everywhere); without a map they are masked.
+    /// </summary>
+    public GuardrailVerdict Evaluate(string text, PlaceholderMap? placeholders)
     {
         ArgumentNullException.ThrowIfNull(text);
         List<GuardrailFinding>? all = null;
@@ -43,12 +50,12 @@ public sealed class GuardrailEngine
                     continue;
                 }
                 var action = Policy.ActionFor(f.Scanner);
-                if (action == GuardrailAction.Redact && !f.IsRedactable)
+                if (action is GuardrailAction.Redact or GuardrailAction.RedactReversible && !f.IsRedactable)
                 {
                     action = GuardrailAction.Flag;
                 }
                 blocked |= action == GuardrailAction.Block;
-                redact |= action == GuardrailAction.Redact;
+                redact |= action is GuardrailAction.Redact or GuardrailAction.RedactReversible;
                 (all ??= []).Add(new GuardrailFinding(f, action));
             }
         }
@@ -57,9 +64,7 @@ public sealed class GuardrailEngine
             return new GuardrailVerdict([], Flagged: false, Blocked: false, text);
         }
         all.Sort(static (a, b) => a.Start.CompareTo(b.Start));
-        var output = redact
-            ? Redactor.Redact(text, all.Where(static f => f.Action == GuardrailAction.Redact).Select(static f => f.Finding))
-            : text;
+        var output = redact ? Redactor.Apply(text, all, placeholders) : text;
         return new GuardrailVerdict(all, Flagged: true, blocked, output);
     }
 }

@@ -9,6 +9,13 @@ public enum GuardrailAction
     /// <summary>Replace the span with its mask.</summary>
     Redact,
 
+    /// <summary>
+    /// Replace the span with a numbered placeholder (<c>[EMAIL_1]</c>) and put the real value back where the
+    /// placeholder appears in the model's answer. Falls back to <see cref="Redact"/> where no answer follows
+    /// (the scan API, output text).
+    /// </summary>
+    RedactReversible,
+
     /// <summary>Refuse the whole text.</summary>
     Block,
 }

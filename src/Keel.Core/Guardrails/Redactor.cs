@@ -64,6 +64,47 @@ public static class Redactor
         return new ReversibleRedaction(sb.ToString(), map);
     }
 
+    /// <summary>
+    /// Applies the redacting findings of a verdict: <see cref="GuardrailAction.Redact"/> spans get their mask,
+    /// <see cref="GuardrailAction.RedactReversible"/> spans a placeholder from <paramref name="placeholders"/> (or the
+    /// mask when there is no map). Overlapping spans merge; a merged span is masked if any part of it must be.
+    /// </summary>
+    public static string Apply(string text, IReadOnlyList<GuardrailFinding> findings, PlaceholderMap? placeholders)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(findings);
+        var spans = new List<(Finding Finding, bool Reversible)>();
+        foreach (var f in findings)
+        {
+            if (f.Action is GuardrailAction.Redact or GuardrailAction.RedactReversible && f.Finding.IsRedactable && f.End <= text.Length)
+            {
+                spans.Add((f.Finding, f.Action == GuardrailAction.RedactReversible && placeholders is not null));
+            }
+        }
+        if (spans.Count == 0)
+        {
+            return text;
+        }
+        spans.Sort(static (a, b) => a.Finding.Start != b.Finding.Start ? a.Finding.Start.CompareTo(b.Finding.Start) : b.Finding.End.CompareTo(a.Finding.End));
+        var sb = new StringBuilder(text.Length);
+        var at = 0;
+        var i = 0;
+        while (i < spans.Count)
+        {
+            var (first, reversible) = spans[i];
+            var end = first.End;
+            for (i++; i < spans.Count && spans[i].Finding.Start < end; i++)
+            {
+                end = Math.Max(end, spans[i].Finding.End);
+                reversible &= spans[i].Reversible;
+            }
+            sb.Append(text, at, first.Start - at);
+            sb.Append(reversible ? placeholders!.PlaceholderFor(text[first.Start..end], first.Replacement!) : first.Replacement);
+            at = end;
+        }
+        return sb.Append(text, at, text.Length - at).ToString();
+    }
+
     /// <summary>Puts the original values back for every placeholder of <paramref name="map"/> found in <paramref name="text"/>.</summary>
     public static string Restore(string text, IReadOnlyDictionary<string, string> map)
     {
@@ -134,6 +175,46 @@ public static class Redactor
         }
         return merged;
     }
+}
+
+/// <summary>
+/// The placeholders of one request: the same value always gets the same placeholder (<c>[EMAIL_1]</c>), numbered
+/// per mask label across every text of the request. Not thread-safe; one per request.
+/// </summary>
+public sealed class PlaceholderMap
+{
+    private readonly Dictionary<string, string> _byValue = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _byPlaceholder = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _counters = new(StringComparer.Ordinal);
+
+    /// <summary>Placeholder → original value.</summary>
+    public IReadOnlyDictionary<string, string> Values => _byPlaceholder;
+
+    /// <summary>True when no placeholder was handed out.</summary>
+    public bool IsEmpty => _byPlaceholder.Count == 0;
+
+    /// <summary>The longest placeholder handed out (how far back a streamed answer must be held to restore one).</summary>
+    public int LongestPlaceholder { get; private set; }
+
+    /// <summary>The placeholder for <paramref name="value"/>, numbered under the label of <paramref name="mask"/> (<c>[EMAIL]</c> → <c>[EMAIL_n]</c>).</summary>
+    public string PlaceholderFor(string value, string mask)
+    {
+        if (_byValue.TryGetValue(value, out var existing))
+        {
+            return existing;
+        }
+        var label = mask.Trim('[', ']');
+        var n = _counters.GetValueOrDefault(label) + 1;
+        _counters[label] = n;
+        var placeholder = $"[{label}_{n}]";
+        _byValue[value] = placeholder;
+        _byPlaceholder[placeholder] = value;
+        LongestPlaceholder = Math.Max(LongestPlaceholder, placeholder.Length);
+        return placeholder;
+    }
+
+    /// <summary>Puts the original values back in <paramref name="text"/>.</summary>
+    public string Restore(string text) => Redactor.Restore(text, _byPlaceholder);
 }
 
 /// <summary>The redacted text and the placeholder → original value map.</summary>

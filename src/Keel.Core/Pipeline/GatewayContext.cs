@@ -78,6 +78,12 @@ public sealed class GatewayContext
     /// </summary>
     public bool RequestModified { get; set; }
 
+    /// <summary>
+    /// What the trace stores as the request body when a stage changed the request in a way the record must show
+    /// (e.g. an input guardrail redacted personal data); null = the body as the client sent it.
+    /// </summary>
+    public ReadOnlyMemory<byte>? RecordedRequestBody { get; set; }
+
     /// <summary>The model name the client asked for.</summary>
     public string? RequestedModel { get; set; }
 

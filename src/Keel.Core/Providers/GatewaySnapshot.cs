@@ -20,6 +20,7 @@ public sealed class GatewaySnapshot
         Providers = config.Providers.ToFrozenDictionary(p => p.Key, p => createProvider(p.Value), StringComparer.Ordinal);
         Models = config.Models.ToFrozenDictionary(m => m.Key, m => BuildRoute(m.Value), StringComparer.Ordinal);
         MasterKeyHash = config.Auth.MasterKey is { } key ? SHA256.HashData(Encoding.UTF8.GetBytes(key)) : null;
+        Guardrails = new Guardrails.GuardrailPolicySet(config.Guardrails);
         Secrets = [.. config.Providers.Values.Select(p => p.ApiKey).Append(config.Auth.MasterKey).OfType<string>().Where(s => s.Length >= 4)];
     }
 
@@ -30,6 +31,9 @@ public sealed class GatewaySnapshot
 
     /// <summary>Every alias (and built-in model) ready to serve.</summary>
     public FrozenDictionary<string, ModelRoute> Models { get; }
+
+    /// <summary>The guardrail policies of this config, compiled.</summary>
+    public Guardrails.GuardrailPolicySet Guardrails { get; }
 
     /// <summary>Builds a route for a model config; also used for direct "provider/model" names.</summary>
     public ModelRoute BuildRoute(ModelConfig model)

@@ -1,0 +1,107 @@
+using Keel.Core.Guardrails;
+using Keel.Core.Wire;
+
+namespace Keel.Core.Pipeline.Stages;
+
+/// <summary>
+/// Scans the text of the chat request's messages (the roles the policy names; user and tool by default) with
+/// the input side of the model's guardrail policy: blocks (400 <c>content_policy_violation</c>), redacts
+/// (reversibly or not) or flags. Redacted messages are what the provider sees and what the trace stores.
+/// </summary>
+internal sealed class InputGuardrailStage : IGatewayStage
+{
+    public string Name => "input_guardrails";
+
+    public int Order => StageOrder.InputGuardrails;
+
+    public ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next)
+    {
+        if (context.Chat?.Messages is not { } messages || context.Route is null
+            || context.Snapshot.Guardrails.For(context.Route.Config) is not { } policy)
+        {
+            return next(context);
+        }
+
+        var state = GuardrailRequestState.Get(context, policy);
+        if (policy.Input is not { } engine)
+        {
+            return next(context);
+        }
+
+        var span = context.CurrentSpan;
+        var findings = new List<GuardrailFinding>();
+        var modified = false;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            if (message.Content is not { } content || message.Role is null || !policy.ScanRoles.Contains(message.Role))
+            {
+                continue;
+            }
+
+            if (content.Text is { } text)
+            {
+                var verdict = engine.Evaluate(text, state.Placeholders);
+                if (Apply(context, policy, verdict, i, findings))
+                {
+                    return ValueTask.CompletedTask;
+                }
+                if (!ReferenceEquals(verdict.Text, text))
+                {
+                    message.Content = new MessageContent(verdict.Text);
+                    modified = true;
+                }
+                continue;
+            }
+
+            foreach (var part in content.Parts ?? [])
+            {
+                if (part.Type != "text" || part.Text is not { } partText)
+                {
+                    continue;
+                }
+                var verdict = engine.Evaluate(partText, state.Placeholders);
+                if (Apply(context, policy, verdict, i, findings))
+                {
+                    return ValueTask.CompletedTask;
+                }
+                if (!ReferenceEquals(verdict.Text, partText))
+                {
+                    part.Text = verdict.Text;
+                    modified = true;
+                }
+            }
+        }
+
+        GuardrailSpans.Describe(span, policy, findings, blocked: false);
+        state.InputFindings = findings;
+        if (findings.Count > 0)
+        {
+            context.ResponseHeaders[GuardrailSpans.Header] = GuardrailSpans.HeaderValue(findings);
+        }
+        if (modified)
+        {
+            context.RequestModified = true;
+            context.RecordedRequestBody = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(context.Chat, KeelJson.Context.ChatCompletionRequest);
+        }
+        return next(context);
+    }
+
+    /// <summary>Collects the verdict's findings; on a block fails the request and returns true.</summary>
+    private static bool Apply(GatewayContext context, CompiledGuardrailPolicy policy, GuardrailVerdict verdict, int messageIndex, List<GuardrailFinding> findings)
+    {
+        if (!verdict.Flagged)
+        {
+            return false;
+        }
+        findings.AddRange(verdict.Findings);
+        if (!verdict.Blocked)
+        {
+            return false;
+        }
+        var blocking = verdict.Findings.First(static f => f.Action == GuardrailAction.Block);
+        GuardrailSpans.Describe(context.CurrentSpan, policy, findings, blocked: true);
+        context.Fail(GuardrailSpans.Blocked(policy, blocking.Scanner, $"messages[{messageIndex}]", "request"));
+        return true;
+    }
+}
