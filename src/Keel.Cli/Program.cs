@@ -12,6 +12,7 @@ var root = new RootCommand("""
     ServeCommand.Create(),
     ConfigCommand.Create(),
     TokenizeCommand.Create(),
+    GuardCommand.Create(),
     VersionCommand.Create(),
 };
 

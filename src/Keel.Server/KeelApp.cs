@@ -77,6 +77,7 @@ public static partial class KeelApp
         app.MapGatewayApi();
         app.MapTracesApi();
         app.MapRoutesApi();
+        app.MapGuardrailsApi();
         app.MapFallback(UnmatchedRequest);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Keel");

@@ -26,7 +26,10 @@ public enum GuardrailAction
 /// </summary>
 public sealed record GuardrailPolicy
 {
-    /// <summary>Redact personal data and secrets, block injections and toxic text.</summary>
+    /// <summary>
+    /// Redact personal data and secrets, block injection patterns and toxic text, and flag (not block) the
+    /// injection classifier alone, whose false positives on plain chat text are documented in docs/guardrails.md.
+    /// </summary>
     public static GuardrailPolicy Default { get; } = new()
     {
         Actions = new Dictionary<string, GuardrailAction>(StringComparer.Ordinal)
@@ -34,6 +37,7 @@ public sealed record GuardrailPolicy
             [GuardrailScanners.Pii] = GuardrailAction.Redact,
             [GuardrailScanners.Secrets] = GuardrailAction.Redact,
             [GuardrailScanners.Injection] = GuardrailAction.Block,
+            ["injection.classifier"] = GuardrailAction.Flag,
             [GuardrailScanners.Toxicity] = GuardrailAction.Block,
         },
     };
