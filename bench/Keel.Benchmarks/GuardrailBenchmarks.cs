@@ -98,3 +98,42 @@ public class GuardrailPathologicalBenchmarks
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 }
+
+/// <summary>
+/// Output guardrails on a streamed answer: a 2 KB answer arriving in 4-character chunks (about the size of one
+/// token), scanned through <see cref="Keel.Core.Guardrails.Output.StreamGuard"/> with the PII and secrets scanners
+/// redacting and a 64-character hold-back, against scanning the whole answer once.
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 8)]
+public class StreamGuardBenchmarks
+{
+    private static readonly GuardrailEngine s_engine = new(
+        [GuardrailScanners.Get(GuardrailScanners.Pii)!, GuardrailScanners.Get(GuardrailScanners.Secrets)!],
+        new GuardrailPolicy { Actions = new Dictionary<string, GuardrailAction> { ["pii"] = GuardrailAction.Redact, ["secrets"] = GuardrailAction.Redact } });
+
+    private string[] _chunks = [];
+    private string _answer = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _answer = GuardrailBenchmarks.Prose(2048);
+        _chunks = [.. Enumerable.Range(0, (_answer.Length + 3) / 4).Select(i => _answer.Substring(i * 4, Math.Min(4, _answer.Length - i * 4)))];
+    }
+
+    [Benchmark(Baseline = true)]
+    public int WholeAnswerOnce() => s_engine.Evaluate(_answer).Text.Length;
+
+    [Benchmark]
+    public int StreamedInChunks()
+    {
+        var guard = new Keel.Core.Guardrails.Output.StreamGuard(s_engine, null, holdBack: 64);
+        var sent = 0;
+        foreach (var chunk in _chunks)
+        {
+            sent += guard.Push(chunk).Text.Length;
+        }
+        return sent + guard.Flush().Text.Length;
+    }
+}

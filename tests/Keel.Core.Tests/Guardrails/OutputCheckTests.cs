@@ -195,3 +195,35 @@ public sealed class TopicScannerTests
     [Fact]
     public void InvalidPattern_IsReported() => Assert.NotNull(TopicScanner.ValidatePattern("(unclosed"));
 }
+
+public sealed class StreamGuardProseTests
+{
+    [Fact]
+    public void LongMixedProse_InTokenSizedChunks_MatchesScanningItWhole()
+    {
+        string[] parts =
+        [
+            "Hi team, I looked into the billing issue from yesterday and here is what I found. ",
+            "The customer wrote from jane.roe@example.org and asked us to call back on +44 20 7946 0958 after 5pm. ",
+            "Their order 20240517-3341 shipped on 2024-05-17 but the tracking page shows an error. ",
+            "We also saw requests from 203.0.113.42 failing with a 502 while the deploy was running. ",
+            "The config uses api_key = ${PAYMENTS_KEY} and the commit 9f2c4e1a7b3d5f60 fixed the retry loop. ",
+        ];
+        var answer = string.Concat(Enumerable.Repeat(string.Concat(parts), 5));
+        var engine = new GuardrailEngine([GuardrailScanners.Get("pii")!, GuardrailScanners.Get("secrets")!], new GuardrailPolicy
+        {
+            Actions = new Dictionary<string, GuardrailAction> { ["pii"] = GuardrailAction.Redact, ["secrets"] = GuardrailAction.Redact },
+        });
+        foreach (var size in new[] { 1, 4, 13 })
+        {
+            var guard = new StreamGuard(engine, null, holdBack: 64);
+            var sent = new System.Text.StringBuilder();
+            for (var i = 0; i < answer.Length; i += size)
+            {
+                sent.Append(guard.Push(answer.Substring(i, Math.Min(size, answer.Length - i))).Text);
+            }
+            sent.Append(guard.Flush().Text);
+            Assert.Equal(engine.Evaluate(answer).Text, sent.ToString());
+        }
+    }
+}

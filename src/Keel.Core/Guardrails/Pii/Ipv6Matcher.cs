@@ -33,7 +33,7 @@ internal static class Ipv6Matcher
             }
             from = Math.Max(end, colon + 1);
             // A trailing '.' ends a sentence; a single trailing ':' is punctuation ("address fe80::1:").
-            while (end > start && (s[end - 1] == '.' || (s[end - 1] == ':' && s[end - 2] != ':')))
+            while (end > start && (s[end - 1] == '.' || (s[end - 1] == ':' && (end - 2 < start || s[end - 2] != ':'))))
             {
                 end--;
             }

@@ -498,7 +498,7 @@ internal static class NumberMatcher
         }
 
         // An area code in parentheses followed by the local number: (08) 8747 6301, (37) 788-063, (64) 3591-3246.
-        if (g.Length >= 2 && g[0].After == Sep.Paren && s[g[0].Start - 1] == '(' && g[0].End - g[0].Start is >= 2 and <= 4
+        if (g.Length >= 2 && g[0].After == Sep.Paren && g[0].Start > 0 && s[g[0].Start - 1] == '(' && g[0].End - g[0].Start is >= 2 and <= 4
             && d is >= 8 and <= 11 && g[1].End - g[1].Start >= 3)
         {
             return 0.8;
@@ -511,7 +511,7 @@ internal static class NumberMatcher
         }
 
         // National numbers with a trunk prefix, grouped: 0494 92 82 32, 083 564 9312, (08) 8747 6301, 03.93.92.16.85.
-        if (num[0] == '0' && num[1] != '0' && d is >= 9 and <= 11 && g.Length >= 2)
+        if (d is >= 9 and <= 11 && num[0] == '0' && num[1] != '0' && g.Length >= 2)
         {
             foreach (var grp in g)
             {
