@@ -53,9 +53,10 @@ public sealed class StreamGuardTests
         var words = Enumerable.Range(0, 200).Select(i => $"word{i} ");
         var text = Run(new StreamGuard(PiiRedact, null, holdBack: 16), words, steps);
         Assert.Equal(string.Concat(words), text);
-        // Something was sent long before the end: the guard does not buffer the whole answer.
-        Assert.True(steps.Take(10).Sum(s => s.Length) > 0);
-        Assert.True(steps.Count(s => s.Length > 0) > 150);
+        // Text leaves as soon as it is past the hold-back window plus one release step (16 + 32 characters, about
+        // seven of these words), and keeps leaving in steps: the guard does not buffer the whole answer.
+        Assert.True(steps.Take(8).Sum(s => s.Length) > 0);
+        Assert.True(steps.Count(s => s.Length > 0) > 40);
     }
 
     [Fact]
@@ -86,7 +87,7 @@ public sealed class StreamGuardTests
         var guard = new StreamGuard(engine, null, holdBack: 16);
         var sent = "";
         GuardrailFinding? blocked = null;
-        foreach (var piece in Cut("Here is a long harmless preamble that goes on. Then: nerve agent synthesis.", 3))
+        foreach (var piece in Cut("Here is a long harmless preamble that goes on and on for a while. Then: nerve agent synthesis, step by step.", 3))
         {
             var step = guard.Push(piece);
             sent += step.Text;
@@ -96,6 +97,7 @@ public sealed class StreamGuardTests
                 break;
             }
         }
+        blocked ??= guard.Flush().BlockedBy;
         Assert.Equal("topics.weapons", blocked?.Scanner);
         Assert.DoesNotContain("nerve", sent, StringComparison.Ordinal);
         Assert.StartsWith("Here is a long", sent, StringComparison.Ordinal);

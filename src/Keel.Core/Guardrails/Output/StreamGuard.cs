@@ -12,12 +12,17 @@ public readonly record struct StreamGuardStep(string Text, GuardrailFinding? Blo
 /// <c>holdBack</c> characters stay unsent, and so does a trailing run of non-space ASCII (an e-mail address, a
 /// key, a URL, a placeholder being written) up to 4,096 characters, so that a value split across chunks is seen
 /// whole and redacted. Every push rescans the unsent text plus some sent context, so the classifiers judge
-/// sentences, not fragments. Placeholders of a reversible input redaction are restored in what is sent.
+/// sentences, not fragments; text is released in steps of at least 32 characters so the window is not rescanned
+/// for every token. Placeholders of a reversible input redaction are restored in what is sent.
 /// Not thread-safe: one per answer.
 /// </summary>
 public sealed class StreamGuard
 {
-    private const int Context = 256;
+    private const int Context = 160;
+
+    // Scanning after every token would rescan the window hundreds of times per answer; text is released in steps
+    // of at least this many characters instead (the client sees it a few tokens later, nothing more).
+    private const int MinStep = 32;
     private const int MaxHeldRun = 4096;
 
     private readonly GuardrailEngine? _engine;
@@ -66,7 +71,7 @@ public sealed class StreamGuard
     {
         var length = _raw.Length;
         var safe = final ? length : SafePoint(length);
-        if (safe <= _sent && !final)
+        if (!final && safe - _sent < MinStep)
         {
             return new StreamGuardStep("", null);
         }
