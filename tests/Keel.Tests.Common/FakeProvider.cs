@@ -116,6 +116,7 @@ public sealed class FakeProvider : IAsyncDisposable
         });
         app.MapPost("/v1/chat/completions", fake.ChatAsync);
         app.MapPost("/v1/embeddings", fake.EmbeddingsAsync);
+        app.MapPost("/v1/moderations", fake.ModerationsAsync);
         app.MapPost("/v1/deployments/{deployment}/chat/completions", fake.ChatAsync);
         app.MapPost("/v1/messages", fake.AnthropicAsync);
         await app.StartAsync();
@@ -357,6 +358,28 @@ public sealed class FakeProvider : IAsyncDisposable
         }
 
         return chunk;
+    }
+
+    /// <summary>Moderation: inputs containing one of these (case-insensitive) are flagged as harassment/threatening.</summary>
+    public IReadOnlyList<string> ModerationFlagWords { get; set; } = ["i will hurt you"];
+
+    private async Task ModerationsAsync(HttpContext http)
+    {
+        var (body, fault) = await BeginAsync(http);
+        if (await WriteFaultStatusAsync(http, fault))
+        {
+            return;
+        }
+
+        var input = (string?)body["input"] ?? "";
+        var flagged = ModerationFlagWords.Any(w => input.Contains(w, StringComparison.OrdinalIgnoreCase));
+        var result = new JsonObject
+        {
+            ["flagged"] = flagged,
+            ["categories"] = new JsonObject { ["harassment/threatening"] = flagged, ["hate"] = false },
+            ["category_scores"] = new JsonObject { ["harassment/threatening"] = flagged ? 0.93 : 0.01, ["hate"] = 0.002 },
+        };
+        await http.Response.WriteAsJsonAsync(new JsonObject { ["id"] = "modr-fake", ["model"] = (string?)body["model"], ["results"] = new JsonArray(result) });
     }
 
     private async Task EmbeddingsAsync(HttpContext http)

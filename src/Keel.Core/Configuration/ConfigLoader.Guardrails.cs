@@ -8,7 +8,9 @@ namespace Keel.Core.Configuration;
 public static partial class ConfigLoader
 {
     private static readonly string[] GuardrailsKeys = ["default", "policies", "topics"];
-    private static readonly string[] PolicyKeys = ["input", "output", "allowed_domains", "json", "max_length", "min_score", "scan_roles", "stream_hold_back"];
+    private static readonly string[] PolicyKeys = ["input", "output", "allowed_domains", "json", "max_length", "min_score", "scan_roles", "stream_hold_back", "second_opinion", "moderation"];
+    private static readonly string[] SecondOpinionKeys = ["model", "scanners", "mode", "timeout"];
+    private static readonly string[] ModerationKeys = ["provider", "model", "timeout"];
     private static readonly string[] TopicKeys = ["keywords", "patterns", "examples", "threshold"];
     private static readonly string[] JsonCheckKeys = ["action", "repairs"];
     private static readonly string[] MaxLengthKeys = ["chars", "action"];
@@ -31,6 +33,7 @@ public static partial class ConfigLoader
     private sealed partial class Reader
     {
         private readonly List<(YamlNode Node, string Field, string Policy)> _policyRefs = [];
+        private readonly List<(YamlNode Node, string Field, string Target, bool IsProvider)> _advisorRefs = [];
 
         private string? ReadGuardrailReference(YamlMappingNode map, string path)
         {
@@ -94,8 +97,23 @@ public static partial class ConfigLoader
             };
         }
 
-        private void CheckGuardrailReferences(GuardrailsConfig guardrails)
+        private void CheckGuardrailReferences(GuardrailsConfig guardrails, IReadOnlyDictionary<string, ModelConfig> models, IReadOnlyDictionary<string, ProviderConfig> providers)
         {
+            foreach (var (node, field, target, isProvider) in _advisorRefs)
+            {
+                if (isProvider && !providers.TryGetValue(target, out var provider))
+                {
+                    Error(node, field, $"unknown provider '{target}'");
+                }
+                else if (isProvider && providers[target].Kind != ProviderKinds.OpenAi)
+                {
+                    Error(node, field, $"provider '{target}' is of kind '{providers[target].Kind}'; a moderation endpoint needs an openai provider (OpenAI or a compatible server)");
+                }
+                else if (!isProvider && !models.ContainsKey(target))
+                {
+                    Error(node, field, $"unknown model alias '{target}'");
+                }
+            }
             foreach (var (node, field, name) in _policyRefs)
             {
                 if (!guardrails.Policies.ContainsKey(name))
@@ -183,9 +201,36 @@ public static partial class ConfigLoader
                 Error(Child(map, "scan_roles")!, $"{path}.scan_roles", $"unknown role '{role}'; expected any of: system, developer, user, assistant, tool");
             }
 
+            SecondOpinionConfig? secondOpinion = null;
+            if (Child(map, "second_opinion") is { } opinionNode && ExpectMapping(opinionNode, $"{path}.second_opinion", out var opinionMap))
+            {
+                secondOpinion = ReadSecondOpinion(opinionMap, $"{path}.second_opinion");
+            }
+            ModerationConfig? moderation = null;
+            if (Child(map, "moderation") is { } moderationNode && ExpectMapping(moderationNode, $"{path}.moderation", out var moderationMap))
+            {
+                CheckKeys(moderationMap, $"{path}.moderation", ModerationKeys);
+                if (ReadString(moderationMap, $"{path}.moderation", "provider") is { } provider)
+                {
+                    _advisorRefs.Add((Child(moderationMap, "provider")!, $"{path}.moderation.provider", provider, true));
+                    moderation = new ModerationConfig
+                    {
+                        Provider = provider,
+                        Model = ReadString(moderationMap, $"{path}.moderation", "model") ?? "omni-moderation-latest",
+                        Timeout = ReadDuration(moderationMap, $"{path}.moderation", "timeout") ?? TimeSpan.FromSeconds(10),
+                    };
+                }
+                else
+                {
+                    Error(moderationNode, $"{path}.moderation.provider", "is required: an openai provider");
+                }
+            }
+
             return new GuardrailPolicyConfig
             {
                 Name = name,
+                SecondOpinion = secondOpinion,
+                Moderation = moderation,
                 Input = input,
                 Output = output,
                 AllowedDomains = ReadStringList(map, path, "allowed_domains"),
@@ -194,6 +239,35 @@ public static partial class ConfigLoader
                 MinScore = ReadDouble(map, path, "min_score", 0, 1) ?? 0,
                 ScanRoles = Child(map, "scan_roles") is null ? ["user", "tool"] : roles,
                 StreamHoldBack = (int)(ReadLong(map, path, "stream_hold_back", min: 0) ?? 64),
+            };
+        }
+
+        private SecondOpinionConfig? ReadSecondOpinion(YamlMappingNode map, string path)
+        {
+            CheckKeys(map, path, SecondOpinionKeys);
+            var model = ReadString(map, path, "model");
+            if (model is null)
+            {
+                Error(map, $"{path}.model", "is required: the model alias to ask");
+                return null;
+            }
+            _advisorRefs.Add((Child(map, "model")!, $"{path}.model", model, false));
+            var scanners = Child(map, "scanners") is null ? ["injection"] : ReadStringList(map, path, "scanners");
+            foreach (var family in scanners.Where(static f => f is not (GuardrailScanners.Injection or GuardrailScanners.Toxicity)))
+            {
+                Error(Child(map, "scanners")!, $"{path}.scanners", $"'{family}' cannot be judged by a model; expected injection or toxicity");
+            }
+            var mode = ReadString(map, path, "mode") ?? SecondOpinionModes.Confirm;
+            if (mode is not (SecondOpinionModes.Confirm or SecondOpinionModes.Always))
+            {
+                Error(Child(map, "mode")!, $"{path}.mode", $"unknown mode '{mode}'; expected confirm or always");
+            }
+            return new SecondOpinionConfig
+            {
+                Model = model,
+                Scanners = scanners,
+                Mode = mode,
+                Timeout = ReadDuration(map, path, "timeout") ?? TimeSpan.FromSeconds(10),
             };
         }
 

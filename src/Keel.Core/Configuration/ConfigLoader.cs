@@ -208,7 +208,7 @@ public static partial class ConfigLoader
 
             CheckFallbacks(models);
             var guardrails = Child(map, "guardrails") is { } guardrailsNode ? ReadGuardrails(guardrailsNode) : new GuardrailsConfig();
-            CheckGuardrailReferences(guardrails);
+            CheckGuardrailReferences(guardrails, models, providers);
             return config with
             {
                 Guardrails = guardrails,

@@ -45,6 +45,50 @@ public sealed record GuardrailPolicyConfig
 
     /// <summary>Characters of a streamed answer held back so that a value split across chunks is still caught.</summary>
     public int StreamHoldBack { get; init; } = 64;
+
+    /// <summary>A configured model asked to confirm (or to look for) injection or toxicity in the request.</summary>
+    public SecondOpinionConfig? SecondOpinion { get; init; }
+
+    /// <summary>An OpenAI-compatible moderation endpoint consulted for toxicity in the request.</summary>
+    public ModerationConfig? Moderation { get; init; }
+}
+
+/// <summary>How a model is used as a guardrail classifier.</summary>
+public sealed record SecondOpinionConfig
+{
+    /// <summary>The model alias that answers (any configured alias).</summary>
+    public required string Model { get; init; }
+
+    /// <summary>The scanner families it judges: <c>injection</c>, <c>toxicity</c>.</summary>
+    public IReadOnlyList<string> Scanners { get; init; } = ["injection"];
+
+    /// <summary>
+    /// <c>confirm</c>: asked only when a local scanner of those families found something, which it keeps or clears
+    /// (fewer false positives); <c>always</c>: asked about every scanned text, and a "yes" is a finding of its own.
+    /// </summary>
+    public string Mode { get; init; } = SecondOpinionModes.Confirm;
+
+    /// <summary>How long the answer may take; past it (or on any error) the local verdict stands.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>The second-opinion modes.</summary>
+public static class SecondOpinionModes
+{
+    public const string Confirm = "confirm";
+    public const string Always = "always";
+}
+
+/// <summary>A provider's moderation endpoint (<c>POST {base_url}/moderations</c>).</summary>
+public sealed record ModerationConfig
+{
+    /// <summary>An <c>openai</c> provider from <c>providers</c> (OpenAI or a compatible server).</summary>
+    public required string Provider { get; init; }
+
+    /// <summary>The moderation model.</summary>
+    public string Model { get; init; } = "omni-moderation-latest";
+
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>What to do when an answer that should be JSON is not.</summary>

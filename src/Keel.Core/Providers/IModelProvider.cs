@@ -61,3 +61,13 @@ public static class ProviderRequestOptions
     /// <summary>How long opening a new connection may take (read by the shared handler's connect callback).</summary>
     public static readonly HttpRequestOptionsKey<TimeSpan> ConnectTimeout = new("keel.connect_timeout");
 }
+
+/// <summary>A provider with a moderation endpoint (OpenAI's <c>POST /moderations</c>).</summary>
+public interface IModerationProvider
+{
+    /// <summary>Classifies <paramref name="text"/>; never throws for an upstream failure (see <see cref="ModerationResult.Error"/>).</summary>
+    ValueTask<ModerationResult> ModerateAsync(string text, string model, CancellationToken cancellationToken);
+}
+
+/// <summary>A moderation verdict: flagged or not, the highest-scoring category and its score; or why there is none.</summary>
+public sealed record ModerationResult(bool Flagged, string? Category, double Score, string? Error = null);

@@ -79,4 +79,32 @@ public sealed class GuardrailsConfigTests
         Assert.Contains(errors, e => e.Contains("guardrails.policies.strict.max_length.chars", StringComparison.Ordinal) && e.Contains("is required", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("unknown role 'robot'", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Advisors_ReferencesAreChecked()
+    {
+        var result = Parse("""
+            providers:
+              claude: { kind: anthropic, api_key: x }
+            models:
+              judge: { provider: claude, model: m }
+            guardrails:
+              policies:
+                good:
+                  input: { injection: block }
+                  second_opinion: { model: judge, scanners: [injection, toxicity], mode: always, timeout: 2s }
+                bad:
+                  input: { injection: block }
+                  second_opinion: { model: nobody, scanners: [pii], mode: sometimes }
+                  moderation: { provider: claude }
+            """);
+
+        Assert.False(result.Success);
+        var errors = result.Errors.Select(e => e.ToString()).ToList();
+        Assert.Contains(errors, e => e.Contains("guardrails.policies.bad.second_opinion.model", StringComparison.Ordinal) && e.Contains("unknown model alias 'nobody'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("'pii' cannot be judged by a model", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("unknown mode 'sometimes'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("guardrails.policies.bad.moderation.provider", StringComparison.Ordinal) && e.Contains("needs an openai provider", StringComparison.Ordinal));
+        Assert.DoesNotContain(errors, e => e.Contains("policies.good", StringComparison.Ordinal));
+    }
 }

@@ -14,19 +14,23 @@ internal sealed class InputGuardrailStage : IGatewayStage
 
     public int Order => StageOrder.InputGuardrails;
 
-    public ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next)
+    public async ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next)
     {
         if (context.Chat?.Messages is not { } messages || context.Route is null
             || context.Snapshot.Guardrails.For(context.Route.Config) is not { } policy)
         {
-            return next(context);
+            await next(context);
+            return;
         }
 
         var state = GuardrailRequestState.Get(context, policy);
         if (policy.Input is not { } engine)
         {
-            return next(context);
+            await next(context);
+            return;
         }
+
+        var advised = GuardrailAdvisors.Configured(policy);
 
         var span = context.CurrentSpan;
         var findings = new List<GuardrailFinding>();
@@ -42,9 +46,13 @@ internal sealed class InputGuardrailStage : IGatewayStage
             if (content.Text is { } text)
             {
                 var verdict = engine.Evaluate(text, state.Placeholders);
+                if (advised)
+                {
+                    verdict = await GuardrailAdvisors.AdviseAsync(context.Snapshot, policy, text, verdict, span, context.RequestAborted);
+                }
                 if (Apply(context, policy, verdict, i, findings))
                 {
-                    return ValueTask.CompletedTask;
+                    return;
                 }
                 if (!ReferenceEquals(verdict.Text, text))
                 {
@@ -61,9 +69,13 @@ internal sealed class InputGuardrailStage : IGatewayStage
                     continue;
                 }
                 var verdict = engine.Evaluate(partText, state.Placeholders);
+                if (advised)
+                {
+                    verdict = await GuardrailAdvisors.AdviseAsync(context.Snapshot, policy, partText, verdict, span, context.RequestAborted);
+                }
                 if (Apply(context, policy, verdict, i, findings))
                 {
-                    return ValueTask.CompletedTask;
+                    return;
                 }
                 if (!ReferenceEquals(verdict.Text, partText))
                 {
@@ -84,7 +96,7 @@ internal sealed class InputGuardrailStage : IGatewayStage
             context.RequestModified = true;
             context.RecordedRequestBody = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(context.Chat, KeelJson.Context.ChatCompletionRequest);
         }
-        return next(context);
+        await next(context);
     }
 
     /// <summary>Collects the verdict's findings; on a block fails the request and returns true.</summary>

@@ -12,7 +12,7 @@ namespace Keel.Core.Providers.OpenAi;
 /// Any OpenAI-compatible upstream (OpenAI, Azure OpenAI, vLLM, Ollama, LM Studio…). Speaks the wire
 /// format with HttpClient and forwards the client's bytes when nothing changed them.
 /// </summary>
-internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : IModelProvider
+internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : IModelProvider, IModerationProvider
 {
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private readonly bool _azure = config.Kind == ProviderKinds.Azure;
@@ -68,6 +68,61 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
         catch (HttpRequestException ex)
         {
             return ProviderResult.Fail(GatewayError.UpstreamUnreachable(Name, ex.Message));
+        }
+    }
+
+    public async ValueTask<ModerationResult> ModerateAsync(string text, string model, CancellationToken cancellationToken)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("model", model);
+            writer.WriteString("input", text);
+            writer.WriteEndObject();
+        }
+
+        using var request = CreateRequest("moderations", model, buffer.WrittenMemory, connectTimeout: null);
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                var error = await UpstreamErrors.FromResponseAsync(Name, response, cancellationToken);
+                return new ModerationResult(false, null, 0, error.Message);
+            }
+
+            using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+            if (!document.RootElement.TryGetProperty("results", out var results) || results.ValueKind != JsonValueKind.Array || results.GetArrayLength() == 0)
+            {
+                return new ModerationResult(false, null, 0, "the moderation answer has no results");
+            }
+
+            var first = results[0];
+            var flagged = first.TryGetProperty("flagged", out var f) && f.ValueKind == JsonValueKind.True;
+            string? category = null;
+            double score = 0;
+            if (first.TryGetProperty("category_scores", out var scores) && scores.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var entry in scores.EnumerateObject())
+                {
+                    if (entry.Value.ValueKind == JsonValueKind.Number && entry.Value.GetDouble() > score)
+                    {
+                        score = entry.Value.GetDouble();
+                        category = entry.Name;
+                    }
+                }
+            }
+
+            return new ModerationResult(flagged, category, score);
+        }
+        catch (HttpRequestException ex)
+        {
+            return new ModerationResult(false, null, 0, ex.Message);
+        }
+        catch (JsonException ex)
+        {
+            return new ModerationResult(false, null, 0, "the moderation answer is not JSON: " + ex.Message);
         }
     }
 
