@@ -59,11 +59,14 @@ public static partial class KeelApp
         services.AddSingleton(sp => new GatewayState(config, options.ConfigPath, sp.GetRequiredService<ProviderFactory>(), sp.GetRequiredService<ILogger<GatewayState>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IKeelStore>(_ => new SqliteStore(Path.Combine(options.DataDirectory, "keel.db")));
         services.AddTraceRecorder(config.Recording.QueueCapacity);
+        services.AddSingleton<Keel.Core.Identity.KeyRegistry>();
+        services.AddHostedService<KeyRefreshService>();
         services.AddKeelGateway();
         configureServices?.Invoke(services);
 
         var app = builder.Build();
         await app.Services.GetRequiredService<IKeelStore>().InitializeAsync(cancellationToken);
+        await app.Services.GetRequiredService<Keel.Core.Identity.KeyRegistry>().RefreshAsync(cancellationToken);
         var state = app.Services.GetRequiredService<GatewayState>();
         if (options.WatchConfig)
         {
@@ -78,6 +81,7 @@ public static partial class KeelApp
         app.MapTracesApi();
         app.MapRoutesApi();
         app.MapGuardrailsApi();
+        app.MapAccessApi();
         app.MapFallback(UnmatchedRequest);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Keel");

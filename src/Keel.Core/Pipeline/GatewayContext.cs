@@ -53,6 +53,9 @@ public sealed class GatewayContext
 
     public IPAddress? RemoteAddress { get; init; }
 
+    /// <summary>Set by the HTTP layer when the URL carries something that looks like an API key (refused).</summary>
+    public bool KeyInQuery { get; init; }
+
     public CancellationToken RequestAborted { get; init; }
 
     /// <summary>

@@ -12,6 +12,9 @@ public interface IKeelStore : IAsyncDisposable
     Task<bool> PingAsync(CancellationToken cancellationToken);
 
     ITraceStore Traces { get; }
+
+    /// <summary>Projects, virtual keys and the audit log.</summary>
+    IAccessStore Access { get; }
 }
 
 public interface ITraceStore

@@ -53,6 +53,7 @@ internal static class GatewayApi
             BodyTooLarge = tooLarge,
             GetHeader = HttpIdentity.HeaderReader(http.Request),
             RemoteAddress = http.Connection.RemoteIpAddress,
+            KeyInQuery = HttpIdentity.HasKeyInQuery(http.Request),
             RequestAborted = http.RequestAborted,
         };
 

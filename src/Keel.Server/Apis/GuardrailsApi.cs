@@ -1,3 +1,4 @@
+using Keel.Core.Identity;
 using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -17,7 +18,7 @@ internal static class GuardrailsApi
 
     public static IEndpointRouteBuilder MapGuardrailsApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/guardrails/scan", ScanAsync).AddEndpointFilter<ControlPlaneAuth>();
+        app.MapPost("/v1/guardrails/scan", ScanAsync).Require(Permission.CallModels);
         return app;
     }
 

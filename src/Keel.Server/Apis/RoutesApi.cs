@@ -1,3 +1,4 @@
+using Keel.Core.Identity;
 using Keel.Core.Configuration;
 using Keel.Core.Routing;
 using Microsoft.AspNetCore.Builder;
@@ -41,7 +42,7 @@ internal static class RoutesApi
                         d.Config.Tpm))]))
                 .ToList();
             return TypedResults.Json(new RoutesHealthReport(routes), ControlPlaneJsonContext.Default.RoutesHealthReport);
-        }).AddEndpointFilter<ControlPlaneAuth>();
+        }).Require(Permission.Read);
         return app;
     }
 }

@@ -1,3 +1,4 @@
+using Keel.Core.Identity;
 using System.Globalization;
 using Keel.Core.Recording;
 using Keel.Core.Storage;
@@ -12,7 +13,7 @@ internal static class TracesApi
 {
     public static IEndpointRouteBuilder MapTracesApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/traces").AddEndpointFilter<ControlPlaneAuth>();
+        var group = app.MapGroup("/api/traces").Require(Permission.Read);
         group.MapGet("/", ListAsync);
         group.MapGet("/{traceId}", GetAsync);
         return app;

@@ -57,5 +57,41 @@ internal static class SqliteMigrations
             CREATE INDEX ix_scores_trace ON scores (trace_id);
             CREATE INDEX ix_scores_name_created ON scores (name, created_at DESC);
             """),
+        new(20, "projects, keys, audit", """
+            CREATE TABLE projects (
+                project_id  TEXT PRIMARY KEY,
+                name        TEXT NOT NULL UNIQUE,
+                created_at  INTEGER NOT NULL,
+                limits      TEXT                  -- JSON LimitSettings
+            );
+            INSERT INTO projects (project_id, name, created_at) VALUES ('default', 'default', CAST(strftime('%s','now') AS INTEGER) * 1000);
+            CREATE TABLE api_keys (
+                key_id      TEXT PRIMARY KEY,
+                name        TEXT NOT NULL,
+                role        TEXT NOT NULL,
+                project_id  TEXT REFERENCES projects (project_id),
+                prefix      TEXT NOT NULL UNIQUE, -- public: sk-keel-XXXXXXXX
+                hash        BLOB NOT NULL,        -- SHA-256 of the whole key; the key itself is never stored
+                created_at  INTEGER NOT NULL,
+                created_by  TEXT,
+                expires_at  INTEGER,
+                revoked_at  INTEGER,
+                limits      TEXT
+            );
+            CREATE INDEX ix_api_keys_project ON api_keys (project_id);
+            CREATE TABLE audit_log (
+                audit_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+                at          INTEGER NOT NULL,
+                actor       TEXT NOT NULL,
+                actor_role  TEXT NOT NULL,
+                project_id  TEXT,
+                action      TEXT NOT NULL,
+                target_type TEXT NOT NULL,
+                target_id   TEXT NOT NULL,
+                before_json TEXT,
+                after_json  TEXT
+            );
+            CREATE INDEX ix_audit_project ON audit_log (project_id, audit_id DESC);
+            """),
     ];
 }

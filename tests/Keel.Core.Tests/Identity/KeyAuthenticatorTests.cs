@@ -13,7 +13,7 @@ public sealed class KeyAuthenticatorTests
     [Fact]
     public void Authenticate_NoMasterKeyRemoteClient_IsRefusedWithAHint()
     {
-        var identity = KeyAuthenticator.Authenticate(Snapshot(null), _ => null, IPAddress.Parse("10.1.2.3"), out var error);
+        var identity = KeyAuthenticator.Authenticate(Snapshot(null), null, _ => null, IPAddress.Parse("10.1.2.3"), false, DateTimeOffset.UtcNow, out var error);
 
         Assert.Null(identity);
         Assert.Equal(401, error!.StatusCode);
@@ -26,7 +26,7 @@ public sealed class KeyAuthenticatorTests
     [InlineData("::1")]
     public void Authenticate_NoMasterKeyLoopbackClient_IsServed(string address)
     {
-        var identity = KeyAuthenticator.Authenticate(Snapshot(null), _ => null, IPAddress.Parse(address), out _);
+        var identity = KeyAuthenticator.Authenticate(Snapshot(null), null, _ => null, IPAddress.Parse(address), false, DateTimeOffset.UtcNow, out _);
 
         Assert.Equal("admin", identity!.Role);
     }
@@ -34,7 +34,7 @@ public sealed class KeyAuthenticatorTests
     [Fact]
     public void Authenticate_MasterKeyFromRemoteClient_IsServed()
     {
-        var identity = KeyAuthenticator.Authenticate(Snapshot("secret-key-1"), h => h == "Authorization" ? "Bearer secret-key-1" : null, IPAddress.Parse("10.1.2.3"), out _);
+        var identity = KeyAuthenticator.Authenticate(Snapshot("secret-key-1"), null, h => h == "Authorization" ? "Bearer secret-key-1" : null, IPAddress.Parse("10.1.2.3"), false, DateTimeOffset.UtcNow, out _);
 
         Assert.Equal("master", identity!.KeyId);
     }
@@ -42,7 +42,7 @@ public sealed class KeyAuthenticatorTests
     [Fact]
     public void Authenticate_KeyDiffersOnlyInLastCharacter_IsRefused()
     {
-        var identity = KeyAuthenticator.Authenticate(Snapshot("secret-key-1"), h => h == "x-api-key" ? "secret-key-2" : null, null, out var error);
+        var identity = KeyAuthenticator.Authenticate(Snapshot("secret-key-1"), null, h => h == "x-api-key" ? "secret-key-2" : null, null, false, DateTimeOffset.UtcNow, out var error);
 
         Assert.Null(identity);
         Assert.Equal("invalid_api_key", error!.Code);

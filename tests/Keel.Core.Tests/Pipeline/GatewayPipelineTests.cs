@@ -38,6 +38,7 @@ public sealed class GatewayPipelineTests
     {
         public List<TraceRecord> Written { get; } = [];
         public ITraceStore Traces => this;
+        public IAccessStore Access => throw new NotSupportedException("This store holds traces only.");
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);
         public Task WriteBatchAsync(IReadOnlyList<TraceRecord> traces, CancellationToken cancellationToken)

@@ -3,7 +3,7 @@ using Keel.Core.Identity;
 namespace Keel.Core.Pipeline.Stages;
 
 /// <summary>API key to caller identity; 401 otherwise.</summary>
-internal sealed class IdentityStage : IGatewayStage
+internal sealed class IdentityStage(KeyRegistry registry, TimeProvider time) : IGatewayStage
 {
     public string Name => "identity";
 
@@ -11,7 +11,7 @@ internal sealed class IdentityStage : IGatewayStage
 
     public ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next)
     {
-        var identity = KeyAuthenticator.Authenticate(context.Snapshot, context.GetHeader, context.RemoteAddress, out var error);
+        var identity = KeyAuthenticator.Authenticate(context.Snapshot, registry, context.GetHeader, context.RemoteAddress, context.KeyInQuery, time.GetUtcNow(), out var error);
         if (identity is null)
         {
             context.Fail(error!);
