@@ -105,6 +105,7 @@ public class RoutingBenchmarks
     private sealed class DiscardStore : IKeelStore, ITraceStore
     {
         public ITraceStore Traces => this;
+        public Keel.Core.Prompts.IPromptStore Prompts => throw new NotSupportedException("This pipeline serves no registry prompts.");
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);
         public Task WriteBatchAsync(IReadOnlyList<TraceRecord> traces, CancellationToken cancellationToken) => Task.CompletedTask;

@@ -30,6 +30,9 @@ public static class StageOrder
     public const int Identity = 100;
     public const int Ingress = 200;
     public const int Admission = 300;
+
+    /// <summary>Renders a registry prompt named by the request (it may set the model, so it runs before resolve).</summary>
+    public const int Prompt = 350;
     public const int Resolve = 400;
     public const int Preprocess = 500;
     public const int Grounding = 600;

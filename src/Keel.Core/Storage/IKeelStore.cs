@@ -1,3 +1,4 @@
+using Keel.Core.Prompts;
 using Keel.Core.Recording;
 
 namespace Keel.Core.Storage;
@@ -12,6 +13,9 @@ public interface IKeelStore : IAsyncDisposable
     Task<bool> PingAsync(CancellationToken cancellationToken);
 
     ITraceStore Traces { get; }
+
+    /// <summary>Prompts, versions, labels and experiments.</summary>
+    IPromptStore Prompts { get; }
 }
 
 public interface ITraceStore

@@ -5,7 +5,7 @@ namespace Keel.Storage.Sqlite;
 /// never collides: 1-9 traces and observability, 10-19 prompts, 20-29 access control (projects, keys,
 /// limits, audit), 30-39 guardrails.
 /// </summary>
-internal static class SqliteMigrations
+internal static partial class SqliteMigrations
 {
     public static readonly IReadOnlyList<Migration> All =
     [
@@ -57,5 +57,6 @@ internal static class SqliteMigrations
             CREATE INDEX ix_scores_trace ON scores (trace_id);
             CREATE INDEX ix_scores_name_created ON scores (name, created_at DESC);
             """),
+        .. PromptMigrations,
     ];
 }

@@ -38,6 +38,7 @@ public sealed class GatewayPipelineTests
     {
         public List<TraceRecord> Written { get; } = [];
         public ITraceStore Traces => this;
+        public Keel.Core.Prompts.IPromptStore Prompts => throw new NotSupportedException("This pipeline serves no registry prompts.");
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);
         public Task WriteBatchAsync(IReadOnlyList<TraceRecord> traces, CancellationToken cancellationToken)
