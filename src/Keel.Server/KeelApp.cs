@@ -3,6 +3,7 @@ using Keel.Core;
 using Keel.Core.Configuration;
 using Keel.Core.Logging;
 using Keel.Core.Pipeline;
+using Keel.Core.Prompts;
 using Keel.Core.Providers;
 using Keel.Core.Storage;
 using Keel.Server.Apis;
@@ -60,6 +61,7 @@ public static partial class KeelApp
         services.AddSingleton<IKeelStore>(_ => new SqliteStore(Path.Combine(options.DataDirectory, "keel.db")));
         services.AddTraceRecorder(config.Recording.QueueCapacity);
         services.AddKeelGateway();
+        services.AddPromptRegistry();
         configureServices?.Invoke(services);
 
         var app = builder.Build();
@@ -77,6 +79,8 @@ public static partial class KeelApp
         app.MapGatewayApi();
         app.MapTracesApi();
         app.MapRoutesApi();
+        app.MapPromptsApi();
+        app.MapExperimentsApi();
         app.MapFallback(UnmatchedRequest);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Keel");
