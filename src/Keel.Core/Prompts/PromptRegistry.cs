@@ -33,8 +33,10 @@ public readonly record struct PromptResolution(CompiledPrompt Prompt, string? La
 /// sees them; <see cref="PromptRegistryRefresher"/> polls the store's revisions so that writes made
 /// through another replica arrive too.
 /// </summary>
-public sealed partial class PromptRegistry(IPromptStore store, ILogger<PromptRegistry> logger)
+public sealed partial class PromptRegistry(IPromptStore? store, ILogger<PromptRegistry> logger)
 {
+    private IPromptStore Store => store ?? throw new InvalidOperationException("This registry has no store: it serves only what Replace gave it.");
+
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private Dictionary<(string Project, string Name), ServedPrompt> _catalog = [];
     private Dictionary<string, long> _revisions = new(StringComparer.Ordinal);
@@ -99,7 +101,7 @@ public sealed partial class PromptRegistry(IPromptStore store, ILogger<PromptReg
     /// <summary>Loads every project the store knows (at start).</summary>
     public async Task LoadAllAsync(CancellationToken cancellationToken)
     {
-        var revisions = await store.GetRevisionsAsync(cancellationToken);
+        var revisions = await Store.GetRevisionsAsync(cancellationToken);
         foreach (var project in revisions.Keys)
         {
             await ReloadProjectAsync(project, cancellationToken);
@@ -111,7 +113,7 @@ public sealed partial class PromptRegistry(IPromptStore store, ILogger<PromptReg
     /// <summary>Reloads the projects whose revision moved since they were loaded.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
-        var revisions = await store.GetRevisionsAsync(cancellationToken);
+        var revisions = await Store.GetRevisionsAsync(cancellationToken);
         foreach (var (project, revision) in revisions)
         {
             if (Volatile.Read(ref _revisions).GetValueOrDefault(project, -1) != revision)
@@ -129,9 +131,9 @@ public sealed partial class PromptRegistry(IPromptStore store, ILogger<PromptReg
         {
             // The revision is read first: a write that lands during the load moves it again, and the
             // next refresh loads once more.
-            var revision = (await store.GetRevisionsAsync(cancellationToken)).GetValueOrDefault(projectId);
-            var states = await store.LoadAsync(projectId, cancellationToken);
-            var experiments = await store.ListExperimentsAsync(projectId, cancellationToken);
+            var revision = (await Store.GetRevisionsAsync(cancellationToken)).GetValueOrDefault(projectId);
+            var states = await Store.LoadAsync(projectId, cancellationToken);
+            var experiments = await Store.ListExperimentsAsync(projectId, cancellationToken);
             Swap(projectId, states, experiments.Where(e => e.Status == ExperimentStatus.Running));
             Volatile.Write(ref _revisions, new Dictionary<string, long>(_revisions, StringComparer.Ordinal) { [projectId] = revision });
         }
