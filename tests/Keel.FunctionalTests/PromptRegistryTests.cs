@@ -115,6 +115,40 @@ public sealed class PromptRegistryTests
     }
 
     [Fact]
+    public async Task Chat_PromptWithStream_StreamsTheRenderedRequest()
+    {
+        await using var fake = await FakeProvider.StartAsync();
+        await using var keel = await KeelTestServer.StartAsync(Config(fake));
+        await PushAsync(keel, SupportV1);
+
+        using var response = await keel.PostJsonAsync("/v1/chat/completions", $$$"""{"stream":true,"prompt":{"name":"support","variables":{{{Variables}}}}}""");
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        Assert.EndsWith("data: [DONE]\n\n", text);
+        var sent = Assert.Single(fake.Requests).Json!;
+        Assert.True((bool)sent["stream"]!);
+        Assert.Equal("You answer for Acme.", (string?)sent["messages"]![0]!["content"]);
+        Assert.Equal(1, (await keel.GetTraceAsync(KeelTestServer.TraceIdOf(response))).PromptVersion);
+    }
+
+    [Fact]
+    public async Task Api_WithMasterKey_NeedsTheKey()
+    {
+        await using var fake = await FakeProvider.StartAsync();
+        await using var keel = await KeelTestServer.StartAsync(Config(fake) + "\nauth:\n  master_key: sk-keel-test-master\n");
+
+        using var anonymous = await keel.PostJsonAsync("/api/prompts", SupportV1);
+        using var withKey = await keel.PostJsonAsync("/api/prompts", SupportV1, key: "sk-keel-test-master");
+        using var experiments = await keel.Client.GetAsync("/api/experiments");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, withKey.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, experiments.StatusCode);
+    }
+
+    [Fact]
     public async Task LabelMove_PromoteAndRollback_AreSeenByTheVeryNextRequest()
     {
         await using var fake = await FakeProvider.StartAsync();
