@@ -165,6 +165,22 @@ public sealed class PromptDraftTests
             PromptValidator.ContentHash(draft.Type, draft.Template, draft.Messages, draft.Model, draft.Params));
     }
 
+    [Theory]
+    [InlineData("a\nb\n")]
+    [InlineData("a\nb\n\n")]
+    [InlineData("  indented first\nx")]
+    [InlineData("tab\tand trailing space \nnext")]
+    [InlineData("# not a comment: {{x}}\n- not a list\n")]
+    public void PromptFile_WriteThenParse_KeepsMultiLineTemplatesExactly(string template)
+    {
+        var version = new PromptVersion { Name = "t", Version = 1, Type = PromptTypes.Text, Template = template, CreatedAt = DateTimeOffset.UnixEpoch, ContentHash = "" };
+
+        var result = PromptFile.Parse(PromptFile.Write(version), "t.yaml");
+
+        Assert.True(result.Success, string.Join("\n", result.Errors));
+        Assert.Equal(template, result.Draft!.Template);
+    }
+
     [Fact]
     public void RollbackTarget_WalksBackOneMoveAtATime()
     {
