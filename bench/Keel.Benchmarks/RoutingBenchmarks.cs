@@ -106,6 +106,7 @@ public class RoutingBenchmarks
     {
         public ITraceStore Traces => this;
         public IAccessStore Access => throw new NotSupportedException("This store holds traces only.");
+        public Keel.Core.Prompts.IPromptStore Prompts => throw new NotSupportedException("This pipeline serves no registry prompts.");
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);
         public Task WriteBatchAsync(IReadOnlyList<TraceRecord> traces, CancellationToken cancellationToken) => Task.CompletedTask;

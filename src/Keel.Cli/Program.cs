@@ -7,10 +7,13 @@ var root = new RootCommand("""
 
     Start here:  keel serve            (no config needed: the offline local provider answers)
                  keel config validate  (check keel.yaml before you deploy it)
+                 keel prompt push FILE (version a prompt in a running Keel; see docs/prompts.md)
     """)
 {
     ServeCommand.Create(),
     ConfigCommand.Create(),
+    PromptCommand.Create(),
+    ExperimentCommand.Create(),
     TokenizeCommand.Create(),
     GuardCommand.Create(),
     VersionCommand.Create(),

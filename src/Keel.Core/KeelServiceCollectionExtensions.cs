@@ -17,6 +17,8 @@ public static class KeelServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RecordStage>();
         services.TryAddSingleton<CallStage>();
+        services.TryAddSingleton<Identity.KeyRegistry>();
+        services.TryAddSingleton<Admission.LimitEnforcer>();
         services.AddGatewayStage<IdentityStage>();
         services.AddGatewayStage<IngressStage>();
         services.AddGatewayStage<ResolveStage>();

@@ -3,6 +3,7 @@ using Keel.Core;
 using Keel.Core.Configuration;
 using Keel.Core.Logging;
 using Keel.Core.Pipeline;
+using Keel.Core.Prompts;
 using Keel.Core.Providers;
 using Keel.Core.Storage;
 using Keel.Server.Apis;
@@ -59,9 +60,9 @@ public static partial class KeelApp
         services.AddSingleton(sp => new GatewayState(config, options.ConfigPath, sp.GetRequiredService<ProviderFactory>(), sp.GetRequiredService<ILogger<GatewayState>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IKeelStore>(_ => new SqliteStore(Path.Combine(options.DataDirectory, "keel.db")));
         services.AddTraceRecorder(config.Recording.QueueCapacity);
-        services.AddSingleton<Keel.Core.Identity.KeyRegistry>();
         services.AddHostedService<KeyRefreshService>();
         services.AddKeelGateway();
+        services.AddPromptRegistry();
         configureServices?.Invoke(services);
 
         var app = builder.Build();
@@ -82,6 +83,8 @@ public static partial class KeelApp
         app.MapRoutesApi();
         app.MapGuardrailsApi();
         app.MapAccessApi();
+        app.MapPromptsApi();
+        app.MapExperimentsApi();
         app.MapFallback(UnmatchedRequest);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Keel");

@@ -23,7 +23,8 @@ public sealed class CliTests : IDisposable
         }
     }
 
-    private static ProcessStartInfo Keel(string workingDirectory, params string[] args)
+    /// <summary>The real keel executable, with no master key or config from the test's environment.</summary>
+    internal static ProcessStartInfo Keel(string workingDirectory, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "keel.dll"), .. args])
         {

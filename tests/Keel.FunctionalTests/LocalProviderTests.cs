@@ -24,7 +24,7 @@ public sealed class LocalProviderTests
         Assert.Equal(200, trace.StatusCode);
         Assert.True(trace.InputTokens > 0);
         Assert.Contains("你好", trace.RequestBody);
-        Assert.Equal(["gateway", "identity", "ingress", "resolve", "call", "attempt"], trace.Spans.Select(s => s.Name));
+        Assert.Equal(["gateway", "identity", "ingress", "resolve", "call", "attempt"], trace.Spans.Select(s => s.Name)); // stages with nothing to do (prompt, guardrails) leave no span
     }
 
     [Fact]

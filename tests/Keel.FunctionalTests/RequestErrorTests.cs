@@ -163,7 +163,7 @@ public sealed class RequestErrorTests
         Assert.Equal([ids[2], ids[1]], page["data"]!.AsArray().Select(t => (string?)t!["trace_id"]));
         Assert.Equal(ids[0], (string?)next["data"]![0]!["trace_id"]);
         Assert.Contains("m1", (string?)one["request_body"]);
-        Assert.Equal(6, one["spans"]!.AsArray().Count);
+        Assert.Equal(6, one["spans"]!.AsArray().Count); // gateway, identity, ingress, resolve, call, attempt
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, badCursor.StatusCode);
     }

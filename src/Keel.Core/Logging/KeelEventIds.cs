@@ -2,8 +2,8 @@ namespace Keel.Core.Logging;
 
 /// <summary>
 /// Every log event id, by area. 1xxx config, 2xxx upstream, 3xxx recording/store, 4xxx identity,
-/// 5xxx host. Never reuse an id; never use 0.
-/// Next free: config 1004, upstream 2003, recording 3006, identity 4002, host 5004 (retired ids are not reused).
+/// 5xxx host, 6xxx prompts. Never reuse an id; never use 0.
+/// Next free: config 1004, upstream 2003, recording 3006, identity 4002, host 5004, prompts 6003 (retired ids are not reused).
 /// </summary>
 public static class KeelEventIds
 {
@@ -25,4 +25,8 @@ public static class KeelEventIds
 
     public const int Listening = 5000;
     public const int UnhandledException = 5001;
+
+    public const int PromptReloadFailed = 6000;
+    public const int PromptVersionUnservable = 6001;
+    public const int PromptsLoaded = 6002;
 }

@@ -28,8 +28,9 @@ public sealed class GatewayPipeline
 
     public ValueTask InvokeAsync(GatewayContext context) => _entry(context);
 
-    private static GatewayStageDelegate Wrap(IGatewayStage stage, GatewayStageDelegate next) =>
-        async context =>
+    private static GatewayStageDelegate Wrap(IGatewayStage stage, GatewayStageDelegate next)
+    {
+        GatewayStageDelegate run = async context =>
         {
             var parent = context.CurrentSpan;
             var span = context.Trace.StartSpan(stage.Name, parent?.SpanId);
@@ -53,4 +54,6 @@ public sealed class GatewayPipeline
                 context.CurrentSpan = parent;
             }
         };
+        return context => stage.AppliesTo(context) ? run(context) : next(context);
+    }
 }

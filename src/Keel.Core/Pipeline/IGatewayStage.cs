@@ -18,6 +18,13 @@ public interface IGatewayStage
     int Order { get; }
 
     ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next);
+
+    /// <summary>
+    /// False when the stage has nothing to do for this request (no policy, no limits, no prompt named): the
+    /// pipeline then goes straight to the next stage and the trace has no span for it. Checked when the stage's
+    /// turn comes, so it can read what earlier stages set.
+    /// </summary>
+    bool AppliesTo(GatewayContext context) => true;
 }
 
 /// <summary>
@@ -30,6 +37,9 @@ public static class StageOrder
     public const int Identity = 100;
     public const int Ingress = 200;
     public const int Admission = 300;
+
+    /// <summary>Renders a registry prompt named by the request (it may set the model, so it runs before resolve).</summary>
+    public const int Prompt = 350;
     public const int Resolve = 400;
     public const int Preprocess = 500;
     public const int Grounding = 600;

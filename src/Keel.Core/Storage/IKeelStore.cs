@@ -1,3 +1,4 @@
+using Keel.Core.Prompts;
 using Keel.Core.Recording;
 
 namespace Keel.Core.Storage;
@@ -15,6 +16,9 @@ public interface IKeelStore : IAsyncDisposable
 
     /// <summary>Projects, virtual keys and the audit log.</summary>
     IAccessStore Access { get; }
+
+    /// <summary>Prompts, versions, labels and experiments.</summary>
+    IPromptStore Prompts { get; }
 }
 
 public interface ITraceStore

@@ -39,7 +39,16 @@ public sealed class ChatCompletionRequest : IModelRequest
     [JsonPropertyName("logit_bias")] public JsonElement? LogitBias { get; set; }
     [JsonPropertyName("logprobs")] public bool? Logprobs { get; set; }
     [JsonPropertyName("top_logprobs")] public int? TopLogprobs { get; set; }
+
+    /// <summary>
+    /// Keel's own field: a registry prompt to render in front of <see cref="Messages"/>. The prompt
+    /// stage consumes it and clears it, so it never goes upstream.
+    /// </summary>
+    [JsonPropertyName("prompt")] public PromptReference? Prompt { get; set; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; set; }
+
+    /// <summary>True when the request names a registry prompt (a "prompt" object or a "prompt:" model).</summary>
+    [JsonIgnore] public bool NamesPrompt => Prompt is not null || (Model?.StartsWith(PromptReference.ModelPrefix, StringComparison.Ordinal) ?? false);
 
     /// <summary>The stop sequences whatever their wire shape (string or array).</summary>
     public IReadOnlyList<string> GetStopSequences()
@@ -59,6 +68,22 @@ public sealed class ChatCompletionRequest : IModelRequest
 
     /// <summary>The effective output token limit (max_completion_tokens wins over the legacy max_tokens).</summary>
     [JsonIgnore] public int? OutputTokenLimit => MaxCompletionTokens ?? MaxTokens;
+}
+
+/// <summary>
+/// A registry prompt named in a chat request: <c>{"name", "label" | "version", "variables"}</c>.
+/// The compact form is <c>"model": "prompt:NAME@LABEL"</c> (or <c>@VERSION</c>).
+/// </summary>
+public sealed class PromptReference
+{
+    /// <summary>The model-name prefix of the compact form.</summary>
+    public const string ModelPrefix = "prompt:";
+
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("label")] public string? Label { get; set; }
+    [JsonPropertyName("version")] public int? Version { get; set; }
+    /// <summary>A JSON object: the template's variables.</summary>
+    [JsonPropertyName("variables")] public JsonElement? Variables { get; set; }
 }
 
 public sealed class StreamOptions

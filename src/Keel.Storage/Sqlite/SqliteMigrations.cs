@@ -5,7 +5,7 @@ namespace Keel.Storage.Sqlite;
 /// never collides: 1-9 traces and observability, 10-19 prompts, 20-29 access control (projects, keys,
 /// limits, audit), 30-39 guardrails.
 /// </summary>
-internal static class SqliteMigrations
+internal static partial class SqliteMigrations
 {
     public static readonly IReadOnlyList<Migration> All =
     [
@@ -93,5 +93,6 @@ internal static class SqliteMigrations
             );
             CREATE INDEX ix_audit_project ON audit_log (project_id, audit_id DESC);
             """),
+        .. PromptMigrations,
     ];
 }

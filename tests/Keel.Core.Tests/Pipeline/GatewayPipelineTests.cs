@@ -39,6 +39,7 @@ public sealed class GatewayPipelineTests
         public List<TraceRecord> Written { get; } = [];
         public ITraceStore Traces => this;
         public IAccessStore Access => throw new NotSupportedException("This store holds traces only.");
+        public Keel.Core.Prompts.IPromptStore Prompts => throw new NotSupportedException("This pipeline serves no registry prompts.");
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);
         public Task WriteBatchAsync(IReadOnlyList<TraceRecord> traces, CancellationToken cancellationToken)
@@ -83,7 +84,7 @@ public sealed class GatewayPipelineTests
 
         var pipeline = services.GetRequiredService<GatewayPipeline>();
 
-        Assert.Equal(["gateway", "identity", "ingress", "resolve", "call"], pipeline.StageNames);
+        Assert.Equal(["gateway", "identity", "ingress", "resolve", "input_guardrails", "output_guardrails", "call"], pipeline.StageNames);
     }
 
     [Fact]
@@ -91,7 +92,7 @@ public sealed class GatewayPipelineTests
     {
         await using var services = BuildServices(withExtraStage: true);
         var pipeline = services.GetRequiredService<GatewayPipeline>();
-        Assert.Equal(["gateway", "identity", "ingress", "resolve", "block-word", "call"], pipeline.StageNames);
+        Assert.Equal(["gateway", "identity", "ingress", "resolve", "input_guardrails", "block-word", "output_guardrails", "call"], pipeline.StageNames);
 
         var allowed = NewContext("hello");
         await pipeline.InvokeAsync(allowed);

@@ -14,6 +14,9 @@ internal sealed class InputGuardrailStage : IGatewayStage
 
     public int Order => StageOrder.InputGuardrails;
 
+    public bool AppliesTo(GatewayContext context) =>
+        context.Chat?.Messages is not null && context.Route is { } route && context.Snapshot.Guardrails.For(route.Config) is { Input: not null };
+
     public async ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next)
     {
         if (context.Chat?.Messages is not { } messages || context.Route is null

@@ -24,6 +24,10 @@ internal sealed class OutputGuardrailStage : IGatewayStage
 
     public int Order => StageOrder.OutputGuardrails;
 
+    public bool AppliesTo(GatewayContext context) =>
+        context.Chat is not null && context.Route is { } route && context.Snapshot.Guardrails.For(route.Config) is { } policy
+        && (policy.ChecksOutput || GuardrailRequestState.Find(context) is { Placeholders.IsEmpty: false });
+
     public async ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next)
     {
         if (context.Chat is not { } chat || context.Route is null

@@ -138,7 +138,7 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
             StatusCode = error?.StatusCode ?? context.Response?.StatusCode ?? 200,
             ErrorCode = error?.Code ?? error?.Type,
             ErrorMessage = error is null ? null : context.Snapshot.Redact(error.Message),
-            RequestBodyUtf8 = storeBodies && !context.BodyTooLarge ? context.RecordedRequestBody ?? context.RawBody : null,
+            RequestBodyUtf8 = storeBodies && !context.BodyTooLarge ? context.RecordedRequestBody ?? context.RawBody : (ReadOnlyMemory<byte>?)null,
             ResponseBodyUtf8 = responseBody,
             LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
             TtftMs = ttftMs,

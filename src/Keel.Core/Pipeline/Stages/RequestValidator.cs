@@ -15,24 +15,27 @@ internal static partial class RequestValidator
 
     public static GatewayError? Validate(ChatCompletionRequest request)
     {
-        if (string.IsNullOrWhiteSpace(request.Model))
+        // A request naming a registry prompt may leave out the model and the messages: the prompt
+        // stage supplies them (and checks the prompt reference itself).
+        var namesPrompt = request.NamesPrompt;
+        if (string.IsNullOrWhiteSpace(request.Model) && !namesPrompt)
         {
             return GatewayError.InvalidRequest("You must provide a model parameter.", "model", "missing_required_parameter");
         }
 
-        if (request.Messages is null)
+        if (request.Messages is null && !namesPrompt)
         {
             return GatewayError.InvalidRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
         }
 
-        if (request.Messages.Count == 0)
+        if (request.Messages is { Count: 0 } && !namesPrompt)
         {
             return GatewayError.InvalidRequest("'messages' must contain at least one message.", "messages", "empty_array");
         }
 
-        for (var i = 0; i < request.Messages.Count; i++)
+        for (var i = 0; i < (request.Messages?.Count ?? 0); i++)
         {
-            if (ValidateMessage(request.Messages[i], $"messages[{i}]") is { } error)
+            if (ValidateMessage(request.Messages![i], $"messages[{i}]") is { } error)
             {
                 return error;
             }
