@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using System.Text.Json;
 using System.Globalization;
 using Keel.Core.Identity;
 using Keel.Core.Pipeline;
@@ -33,6 +35,30 @@ internal static class PromptsApi
         group.MapPost("/{name}/render", RenderAsync).Require(Permission.Read);
         return app;
     }
+
+    /// <summary>Records a change in the audit log (who, what, when, before and after).</summary>
+    internal static Task AuditAsync(HttpContext http, IKeelStore store, TimeProvider time, string project, string action, string target, string? before, string? after, CancellationToken cancellationToken)
+    {
+        var caller = http.Caller();
+        return store.Access.AppendAuditAsync(new AuditEntry
+        {
+            At = time.GetUtcNow(),
+            Actor = caller.KeyId,
+            ActorRole = caller.Role,
+            ProjectId = project,
+            Action = action,
+            TargetType = "prompt",
+            TargetId = target,
+            Before = before,
+            After = after,
+        }, cancellationToken);
+    }
+
+    private static Task AuditMoveAsync(HttpContext http, IKeelStore store, TimeProvider time, string project, string action, LabelMove move, CancellationToken cancellationToken) =>
+        AuditAsync(http, store, time, project, action, move.Name,
+            move.FromVersion is { } from ? $$"""{"label":{{JsonSerializer.Serialize(move.Label)}},"version":{{from}}}""" : null,
+            move.ToVersion is { } to ? $$"""{"label":{{JsonSerializer.Serialize(move.Label)}},"version":{{to}}}""" : null,
+            cancellationToken);
 
     /// <summary>The caller's project and key id.</summary>
     internal static (string Project, string? Actor) Caller(HttpContext http)
@@ -78,6 +104,11 @@ internal static class PromptsApi
         var (project, actor) = Caller(http);
         var result = await store.Prompts.PushAsync(project, draft, actor, time.GetUtcNow(), cancellationToken);
         await registry.ReloadProjectAsync(project, cancellationToken);
+        if (result.Created || result.LabelMoves.Count > 0)
+        {
+            await AuditAsync(http, store, time, project, "prompt.push", result.Version.Name, null,
+                $$"""{"version":{{result.Version.Version}},"created":{{(result.Created ? "true" : "false")}},"labels":[{{string.Join(",", result.LabelMoves.Select(m => JsonSerializer.Serialize(m.Label)))}}]}""", cancellationToken);
+        }
         return TypedResults.Json(
             new PushResponse(result.Created, WithVariables(result.Version), result.LabelMoves),
             PromptsJsonContext.Default.PushResponse,
@@ -97,6 +128,8 @@ internal static class PromptsApi
         {
             return NoPrompt(name);
         }
+
+        await AuditAsync(http, store, http.RequestServices.GetRequiredService<TimeProvider>(), project, "prompt.delete", name, $$"""{"name":{{JsonSerializer.Serialize(name)}}}""", null, cancellationToken);
 
         await registry.ReloadProjectAsync(project, cancellationToken);
         return TypedResults.NoContent();
@@ -140,6 +173,7 @@ internal static class PromptsApi
         }
 
         await registry.ReloadProjectAsync(project, cancellationToken);
+        await AuditMoveAsync(http, store, time, project, "prompt.promote", move, cancellationToken);
         return TypedResults.Json(move, PromptsJsonContext.Default.LabelMove);
     }
 
@@ -152,6 +186,7 @@ internal static class PromptsApi
         }
 
         await registry.ReloadProjectAsync(project, cancellationToken);
+        await AuditAsync(http, store, time, project, "prompt.label.remove", name, $$"""{"label":{{JsonSerializer.Serialize(label)}}}""", null, cancellationToken);
         return TypedResults.NoContent();
     }
 
@@ -170,6 +205,7 @@ internal static class PromptsApi
         }
 
         await registry.ReloadProjectAsync(project, cancellationToken);
+        await AuditMoveAsync(http, store, time, project, "prompt.rollback", move, cancellationToken);
         return TypedResults.Json(move, PromptsJsonContext.Default.LabelMove);
     }
 
