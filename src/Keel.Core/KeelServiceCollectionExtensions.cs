@@ -21,6 +21,7 @@ public static class KeelServiceCollectionExtensions
         services.TryAddSingleton<Admission.LimitEnforcer>();
         services.AddGatewayStage<IdentityStage>();
         services.AddGatewayStage<IngressStage>();
+        services.AddGatewayStage<AdmissionStage>();
         services.AddGatewayStage<ResolveStage>();
         services.AddGatewayStage<InputGuardrailStage>();
         services.AddGatewayStage<OutputGuardrailStage>();

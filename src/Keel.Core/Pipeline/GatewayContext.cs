@@ -125,6 +125,29 @@ public sealed class GatewayContext
     private Dictionary<string, string>? _responseHeaders;
     private Dictionary<Type, object>? _features;
 
+    /// <summary>
+    /// Registers work to do when the request is over (for a stream: after its last chunk), with the tokens it used
+    /// and its cost in USD when known. The record stage runs these, once, whatever the outcome.
+    /// </summary>
+    public void OnFinished(Action<GatewayContext, long, double?> callback) => (_finished ??= []).Add(callback);
+
+    /// <summary>Runs the callbacks of <see cref="OnFinished"/> (called by the record stage).</summary>
+    public void NotifyFinished(long tokens, double? costUsd)
+    {
+        if (_finished is null)
+        {
+            return;
+        }
+        var callbacks = _finished;
+        _finished = null;
+        foreach (var callback in callbacks)
+        {
+            callback(this, tokens, costUsd);
+        }
+    }
+
+    private List<Action<GatewayContext, long, double?>>? _finished;
+
     /// <summary>Short-circuits the request with an error.</summary>
     public void Fail(GatewayError error)
     {

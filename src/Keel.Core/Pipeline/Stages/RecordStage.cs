@@ -123,6 +123,8 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
             root.Set("gen_ai.usage.input_tokens", usage.PromptTokens).Set("gen_ai.usage.output_tokens", usage.CompletionTokens);
         }
 
+        context.NotifyFinished(usage is null ? 0 : (long)usage.PromptTokens + usage.CompletionTokens, costUsd: null);
+
         var served = context.ServedBy;
         recorder.Record(new TraceRecord
         {
