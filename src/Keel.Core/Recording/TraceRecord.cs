@@ -69,6 +69,9 @@ public sealed record SpanRecord
 public sealed record TraceQuery
 {
     public int Limit { get; init; } = 50;
+
+    /// <summary>Only traces of this project; null = every project (admins).</summary>
+    public string? ProjectId { get; init; }
     public string? Model { get; init; }
     /// <summary>Traces started strictly before this (cursor for the next page).</summary>
     public DateTimeOffset? Before { get; init; }

@@ -19,8 +19,13 @@ internal static class TracesApi
         return app;
     }
 
-    private static async Task<IResult> ListAsync(IKeelStore store, string? model, int? limit, string? cursor, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext http, IKeelStore store, string? project, string? model, int? limit, string? cursor, CancellationToken cancellationToken)
     {
+        if (!http.Caller().TryScope(project, out var scope))
+        {
+            return ErrorResults.NotFound($"No project with id '{project}'.");
+        }
+
         DateTimeOffset? before = null;
         if (cursor is not null)
         {
@@ -38,15 +43,15 @@ internal static class TracesApi
         }
 
         var pageSize = limit ?? 50;
-        var traces = await store.Traces.ListAsync(new TraceQuery { Model = model, Limit = pageSize, Before = before }, cancellationToken);
+        var traces = await store.Traces.ListAsync(new TraceQuery { ProjectId = scope, Model = model, Limit = pageSize, Before = before }, cancellationToken);
         var next = traces.Count == pageSize ? traces[^1].StartedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) : null;
         return TypedResults.Json(new TracePage(traces, next), ControlPlaneJsonContext.Default.TracePage);
     }
 
-    private static async Task<IResult> GetAsync(IKeelStore store, string traceId, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(HttpContext http, IKeelStore store, string traceId, CancellationToken cancellationToken)
     {
         var trace = await store.Traces.GetAsync(traceId, cancellationToken);
-        return trace is null
+        return trace is null || !http.Caller().CanSee(trace.ProjectId)
             ? ErrorResults.NotFound($"No trace with id '{traceId}'. Traces are written a moment after the request ends.")
             : TypedResults.Json(trace, ControlPlaneJsonContext.Default.TraceRecord);
     }

@@ -170,6 +170,12 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var where = new List<string>();
+        if (query.ProjectId is not null)
+        {
+            where.Add("project_id = $project");
+            command.Parameters.AddWithValue("$project", query.ProjectId);
+        }
+
         if (query.Model is not null)
         {
             where.Add("model = $model");

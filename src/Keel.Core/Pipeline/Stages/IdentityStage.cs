@@ -18,6 +18,12 @@ internal sealed class IdentityStage(KeyRegistry registry, TimeProvider time) : I
             return ValueTask.CompletedTask;
         }
 
+        if (!Roles.Allows(identity.Role, Permission.CallModels))
+        {
+            context.Fail(new GatewayError(403, "permission_error", "permission_denied", $"A key with the role '{identity.Role}' may not call models."));
+            return ValueTask.CompletedTask;
+        }
+
         context.Identity = identity;
         context.CurrentSpan?.Set("keel.key_id", identity.KeyId).Set("keel.role", identity.Role);
         return next(context);

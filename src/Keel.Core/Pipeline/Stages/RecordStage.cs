@@ -131,7 +131,7 @@ internal sealed class RecordStage(TraceRecorder recorder) : IGatewayStage
             TraceId = context.TraceId,
             StartedAt = context.StartedAt,
             Operation = context.Operation == GatewayOperation.Chat ? "chat" : "embeddings",
-            ProjectId = context.Identity.ProjectId,
+            ProjectId = context.Identity.ProjectId ?? Identity.Projects.Default,
             KeyId = context.Identity.KeyId,
             Model = context.RequestedModel,
             Provider = served?.Provider.Name,
