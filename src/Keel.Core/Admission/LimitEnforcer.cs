@@ -193,7 +193,8 @@ public sealed class LimitEnforcer(TimeProvider time)
             var detail = result.RetryAfter == TimeSpan.MaxValue
                 ? $"this request needs about {units} tokens, more than the limit of {limit} per minute allows at once"
                 : $"the limit is {limit} {what} per minute";
-            refusal = new LimitRefusal(kind, scope, $"Rate limit reached for {what} on this {Noun(scope)}: {detail}.",
+            var target = scope.EndsWith(')') ? $"model '{scope[(scope.LastIndexOf('(') + 1)..^1]}' on this {Noun(scope)}" : $"this {Noun(scope)}";
+            refusal = new LimitRefusal(kind, scope, $"Rate limit reached for {what} on {target}: {detail}.",
                 result.RetryAfter == TimeSpan.MaxValue ? null : result.RetryAfter,
                 kind == LimitKind.Requests
                     ? new HeaderValues(limit, result.RemainingForHeader, result.ResetAfter, null, null, null)

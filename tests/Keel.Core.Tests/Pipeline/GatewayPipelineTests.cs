@@ -84,7 +84,7 @@ public sealed class GatewayPipelineTests
 
         var pipeline = services.GetRequiredService<GatewayPipeline>();
 
-        Assert.Equal(["gateway", "identity", "ingress", "resolve", "input_guardrails", "output_guardrails", "call"], pipeline.StageNames);
+        Assert.Equal(["gateway", "identity", "ingress", "admission", "resolve", "input_guardrails", "output_guardrails", "call"], pipeline.StageNames);
     }
 
     [Fact]
@@ -92,7 +92,7 @@ public sealed class GatewayPipelineTests
     {
         await using var services = BuildServices(withExtraStage: true);
         var pipeline = services.GetRequiredService<GatewayPipeline>();
-        Assert.Equal(["gateway", "identity", "ingress", "resolve", "input_guardrails", "block-word", "output_guardrails", "call"], pipeline.StageNames);
+        Assert.Equal(["gateway", "identity", "ingress", "admission", "resolve", "input_guardrails", "block-word", "output_guardrails", "call"], pipeline.StageNames);
 
         var allowed = NewContext("hello");
         await pipeline.InvokeAsync(allowed);

@@ -112,18 +112,22 @@ internal sealed class AdmissionStage(KeyRegistry registry, LimitEnforcer enforce
         {
             h["x-ratelimit-limit-requests"] = lr.ToString(CultureInfo.InvariantCulture);
             h["x-ratelimit-remaining-requests"] = (headers.RemainingRequests ?? 0).ToString(CultureInfo.InvariantCulture);
-            h["x-ratelimit-reset-requests"] = Duration(headers.ResetRequests ?? TimeSpan.Zero);
+            h["x-ratelimit-reset-requests"] = AdmissionStageFormat.Duration(headers.ResetRequests ?? TimeSpan.Zero);
         }
         if (headers.LimitTokens is { } lt)
         {
             h["x-ratelimit-limit-tokens"] = lt.ToString(CultureInfo.InvariantCulture);
             h["x-ratelimit-remaining-tokens"] = (headers.RemainingTokens ?? 0).ToString(CultureInfo.InvariantCulture);
-            h["x-ratelimit-reset-tokens"] = Duration(headers.ResetTokens ?? TimeSpan.Zero);
+            h["x-ratelimit-reset-tokens"] = AdmissionStageFormat.Duration(headers.ResetTokens ?? TimeSpan.Zero);
         }
     }
+}
 
+/// <summary>How limit headers are written.</summary>
+public static class AdmissionStageFormat
+{
     /// <summary>OpenAI's reset format: <c>1s</c>, <c>6m0s</c>, <c>120ms</c>.</summary>
-    internal static string Duration(TimeSpan span)
+    public static string Duration(TimeSpan span)
     {
         if (span < TimeSpan.FromSeconds(1))
         {
