@@ -16,6 +16,9 @@ var root = new RootCommand("""
     ExperimentCommand.Create(),
     TokenizeCommand.Create(),
     GuardCommand.Create(),
+    AccessCommands.Keys(),
+    AccessCommands.Projects(),
+    AccessCommands.Audit(),
     VersionCommand.Create(),
 };
 

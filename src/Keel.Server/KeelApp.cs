@@ -93,7 +93,7 @@ public static partial class KeelApp
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
             Log.Listening(logger, string.Join(", ", addresses ?? []), config.Source, state.Current.Models.Count,
                 Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds);
-            if (config.Auth.MasterKey is null)
+            if (config.Auth.MasterKey is null && !app.Services.GetRequiredService<Keel.Core.Identity.KeyRegistry>().HasActiveAdminKey)
             {
                 Log.OpenOnLoopback(logger);
             }
@@ -158,7 +158,7 @@ public static partial class KeelApp
         [LoggerMessage(KeelEventIds.Listening, LogLevel.Information, "Keel listening on {Addresses} (config: {ConfigSource}, {ModelCount} models), ready in {StartupMs:0} ms.")]
         public static partial void Listening(ILogger logger, string addresses, string configSource, int modelCount, double startupMs);
 
-        [LoggerMessage(KeelEventIds.OpenOnLoopback, LogLevel.Warning, "No master key is configured: Keel serves loopback clients only, without a key. Set KEEL_MASTER_KEY to require a key and accept remote clients.")]
+        [LoggerMessage(KeelEventIds.OpenOnLoopback, LogLevel.Warning, "No master key and no admin key yet: Keel serves loopback clients only, without a key. Create the first admin key on this machine with 'keel keys create ops --role admin' (loopback closes once it exists), or set KEEL_MASTER_KEY.")]
         public static partial void OpenOnLoopback(ILogger logger);
 
         [LoggerMessage(KeelEventIds.UnhandledException, LogLevel.Error, "Unhandled error on {Method} {Path}.")]

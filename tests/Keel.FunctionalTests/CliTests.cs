@@ -157,7 +157,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, process.ExitCode);
         var log = await stdout;
         Assert.Contains("Keel listening on http://127.0.0.1:", log);
-        Assert.Contains("No master key is configured", log);
+        Assert.Contains("keel keys create ops --role admin", log);
         Assert.Contains("1 written, 0 dropped", log);
     }
 

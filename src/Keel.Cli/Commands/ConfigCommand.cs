@@ -39,7 +39,20 @@ internal static class ConfigCommand
             return result.Success ? 0 : 1;
         });
 
-        return new Command("config", "Work with keel.yaml.") { validate };
+        var showConfig = new Option<string?>("--config", "-c") { Description = "Config file (env KEEL_CONFIG; default ./keel.yaml)." };
+        var show = new Command("show", "Print the config as Keel reads it (defaults filled in, ${VAR} resolved) as JSON, with every secret replaced by [REDACTED].") { showConfig };
+        show.SetAction(parse =>
+        {
+            var config = ConfigPaths.LoadOrReport(ConfigPaths.Resolve(parse.GetValue(showConfig)), Console.Error);
+            if (config is null)
+            {
+                return 1;
+            }
+            ConfigPrinter.Write(config);
+            return 0;
+        });
+
+        return new Command("config", "Work with keel.yaml.") { validate, show };
     }
 
     private static void WriteJson(string path, ConfigLoadResult result)
