@@ -57,5 +57,21 @@ internal static class SqliteMigrations
             CREATE INDEX ix_scores_trace ON scores (trace_id);
             CREATE INDEX ix_scores_name_created ON scores (name, created_at DESC);
             """),
+        new(4, "trace dimensions and cost", """
+            ALTER TABLE traces ADD COLUMN session_id TEXT;
+            ALTER TABLE traces ADD COLUMN user_id TEXT;
+            ALTER TABLE traces ADD COLUMN tags TEXT;                 -- JSON array of strings
+            ALTER TABLE traces ADD COLUMN metadata TEXT;             -- the request's metadata object (JSON)
+            ALTER TABLE traces ADD COLUMN cached_input_tokens INTEGER;
+            ALTER TABLE traces ADD COLUMN cost_usd REAL;
+            ALTER TABLE traces ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0;
+            -- GET /api/traces reads newest first (started_at DESC, then rowid ascending, which every index
+            -- entry carries) from an index on (filter, started_at DESC), like migration 1's.
+            CREATE INDEX ix_traces_provider_started ON traces (provider, started_at DESC);
+            CREATE INDEX ix_traces_status_started ON traces (status_code, started_at DESC);
+            CREATE INDEX ix_traces_errors_started ON traces (started_at DESC) WHERE status_code >= 400;
+            CREATE INDEX ix_traces_user_started ON traces (user_id, started_at DESC) WHERE user_id IS NOT NULL;
+            CREATE INDEX ix_traces_session_started ON traces (session_id, started_at DESC) WHERE session_id IS NOT NULL;
+            """),
     ];
 }
