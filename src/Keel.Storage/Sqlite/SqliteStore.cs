@@ -78,20 +78,10 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
             // Synchronous on purpose: this runs on the recorder's background writer, where the async
             // ADO.NET calls only add overhead (SQLite has no real async I/O).
             using var transaction = writer.BeginTransaction();
-            using var command = writer.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = TraceUpsertSql;
-            var p = command.Parameters;
-            foreach (var name in TraceWriteColumns)
-            {
-                p.Add(new SqliteParameter { ParameterName = "$" + name });
-            }
-
-            command.Prepare();
+            using var rows = new TraceRowWriter(writer, transaction);
             foreach (var t in traces)
             {
-                BindTrace(p, t);
-                command.ExecuteNonQuery();
+                rows.Write(t);
             }
 
             transaction.Commit();
@@ -153,7 +143,7 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
             command.Parameters.AddWithValue("$before", before.ToUnixTimeMilliseconds());
         }
 
-        command.CommandText = $"SELECT {TraceColumns} FROM traces {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")} ORDER BY started_at DESC, rowid LIMIT $limit";
+        command.CommandText = $"SELECT {TraceColumns} FROM traces {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")} ORDER BY started_at DESC, rowid DESC LIMIT $limit";
         command.Parameters.AddWithValue("$limit", Math.Clamp(query.Limit, 1, 1000));
         var result = new List<TraceRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
