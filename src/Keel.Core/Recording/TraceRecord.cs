@@ -68,6 +68,9 @@ public sealed record TraceRecord
     /// <summary>The request's <c>metadata</c> object.</summary>
     public System.Text.Json.JsonElement? Metadata => MetadataJson is null ? null : ParseJson(MetadataJson);
 
+    /// <summary>Scores and feedback on the trace (filled by <c>GET /api/traces/{id}</c>; null in lists).</summary>
+    public IReadOnlyList<Feedback.ScoreRecord>? Scores { get; init; }
+
     /// <summary>The spans as stored: one JSON array in UTF-8 (see <see cref="SpanJson"/>).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ReadOnlyMemory<byte>? SpansUtf8 { get; init; }

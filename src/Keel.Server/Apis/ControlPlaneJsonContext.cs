@@ -13,4 +13,6 @@ internal sealed record HealthReport(string Status, IReadOnlyDictionary<string, s
 [JsonSerializable(typeof(TracePage))]
 [JsonSerializable(typeof(HealthReport))]
 [JsonSerializable(typeof(RoutesHealthReport))]
+[JsonSerializable(typeof(Keel.Core.Feedback.ScoreRecord))]
+[JsonSerializable(typeof(ScoreList))]
 internal sealed partial class ControlPlaneJsonContext : JsonSerializerContext;

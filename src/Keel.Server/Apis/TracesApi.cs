@@ -1,3 +1,4 @@
+using Keel.Core.Feedback;
 using Keel.Core.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -5,7 +6,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Keel.Server.Apis;
 
-/// <summary>Read access to recorded traces: filtered, paged lists and one trace with its spans.</summary>
+/// <summary>Read access to recorded traces: filtered, paged lists and one trace with its spans and scores.</summary>
 internal static class TracesApi
 {
     private static readonly string[] ListParameters =
@@ -93,11 +94,15 @@ internal static class TracesApi
         };
     }
 
-    private static async Task<IResult> GetAsync(IKeelStore store, string traceId, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(IKeelStore store, IScoreStore scores, string traceId, CancellationToken cancellationToken)
     {
         var trace = await store.Traces.GetAsync(traceId, cancellationToken);
-        return trace is null
-            ? ErrorResults.NotFound($"No trace with id '{traceId}'. Traces are written a moment after the request ends.")
-            : TypedResults.Json(trace, ControlPlaneJsonContext.Default.TraceRecord);
+        if (trace is null)
+        {
+            return ErrorResults.NotFound($"No trace with id '{traceId}'. Traces are written a moment after the request ends.");
+        }
+
+        var traceScores = await scores.ListScoresAsync(new ScoreQuery { TraceId = traceId, Limit = 1000 }, cancellationToken);
+        return TypedResults.Json(trace with { Scores = traceScores }, ControlPlaneJsonContext.Default.TraceRecord);
     }
 }
