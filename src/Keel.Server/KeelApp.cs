@@ -60,6 +60,7 @@ public static partial class KeelApp
         services.AddSingleton(_ => new SqliteStore(Path.Combine(options.DataDirectory, "keel.db")));
         services.AddSingleton<IKeelStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<ITraceQueryStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<ITraceSummaryStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<Keel.Core.Feedback.IScoreStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddTraceRecorder(config.Recording.QueueCapacity);
         services.AddKeelGateway();
@@ -80,6 +81,7 @@ public static partial class KeelApp
         app.MapGatewayApi();
         app.MapTracesApi();
         app.MapScoresApi();
+        app.MapSummaryApi();
         app.MapRoutesApi();
         app.MapFallback(UnmatchedRequest);
 

@@ -15,4 +15,5 @@ internal sealed record HealthReport(string Status, IReadOnlyDictionary<string, s
 [JsonSerializable(typeof(RoutesHealthReport))]
 [JsonSerializable(typeof(Keel.Core.Feedback.ScoreRecord))]
 [JsonSerializable(typeof(ScoreList))]
+[JsonSerializable(typeof(Keel.Core.Storage.TraceSummary))]
 internal sealed partial class ControlPlaneJsonContext : JsonSerializerContext;
