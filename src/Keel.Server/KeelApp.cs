@@ -81,6 +81,7 @@ public static partial class KeelApp
         app.MapGatewayApi();
         app.MapTracesApi();
         app.MapScoresApi();
+        app.MapMetricsApi();
         app.MapSummaryApi();
         app.MapRoutesApi();
         app.MapFallback(UnmatchedRequest);
