@@ -91,6 +91,16 @@ public sealed class ScoresApiTests
     }
 
     [Fact]
+    public async Task Post_BodyOver64KB_Is413()
+    {
+        await using var keel = await KeelTestServer.StartAsync();
+
+        using var response = await keel.PostJsonAsync("/api/scores", $$"""{"trace_id":"t","name":"n","value":1,"comment":"{{new string('x', 70_000)}}"}""");
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Scores_WithAMasterKey_NeedTheKey()
     {
         await using var keel = await KeelTestServer.StartAsync("auth:\n  master_key: sk-keel-master-1234\n");

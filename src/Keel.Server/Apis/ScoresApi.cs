@@ -29,19 +29,27 @@ internal static class ScoresApi
 
     private static async Task<IResult> AddAsync(HttpRequest request, IScoreStore store, TraceRecorder recorder, TimeProvider time, CancellationToken cancellationToken)
     {
+        var tooLarge = new GatewayError(413, "invalid_request_error", "request_too_large", $"A score's body is at most {MaxBodyBytes / 1024} KB.");
         if (request.ContentLength > MaxBodyBytes)
         {
-            return GatewayError.TooLarge(MaxBodyBytes).ToResult();
+            return tooLarge.ToResult();
         }
 
-        using var body = new MemoryStream();
-        await request.Body.CopyToAsync(body, cancellationToken);
-        if (body.Length > MaxBodyBytes)
+        // Read at most one byte past the limit, whatever the client declared.
+        var buffer = new byte[MaxBodyBytes + 1];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0)
         {
-            return GatewayError.TooLarge(MaxBodyBytes).ToResult();
+            length += read;
         }
 
-        var (score, error) = ScoreInput.Parse(body.GetBuffer().AsSpan(0, (int)body.Length), "score_" + Guid.NewGuid().ToString("n"), time.GetUtcNow());
+        if (length > MaxBodyBytes)
+        {
+            return tooLarge.ToResult();
+        }
+
+        var (score, error) = ScoreInput.Parse(buffer.AsSpan(0, length), "score_" + Guid.NewGuid().ToString("n"), time.GetUtcNow());
         if (error is not null)
         {
             return ErrorResults.BadRequest(error.Message, error.Param);
