@@ -15,6 +15,7 @@ public static class KeelServiceCollectionExtensions
     public static IServiceCollection AddKeelGateway(this IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<Telemetry.KeelMetrics>();
         services.TryAddSingleton<RecordStage>();
         services.TryAddSingleton<CallStage>();
         services.TryAddSingleton<Identity.KeyRegistry>();

@@ -58,7 +58,11 @@ public static partial class KeelApp
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new ProviderFactory(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new GatewayState(config, options.ConfigPath, sp.GetRequiredService<ProviderFactory>(), sp.GetRequiredService<ILogger<GatewayState>>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IKeelStore>(_ => new SqliteStore(Path.Combine(options.DataDirectory, "keel.db")));
+        services.AddSingleton(_ => new SqliteStore(Path.Combine(options.DataDirectory, "keel.db")));
+        services.AddSingleton<IKeelStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<ITraceQueryStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<ITraceSummaryStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<Keel.Core.Feedback.IScoreStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddTraceRecorder(config.Recording.QueueCapacity);
         services.AddHostedService<KeyRefreshService>();
         services.AddKeelGateway();
@@ -80,6 +84,9 @@ public static partial class KeelApp
         app.MapHealthApi();
         app.MapGatewayApi();
         app.MapTracesApi();
+        app.MapScoresApi();
+        app.MapMetricsApi();
+        app.MapSummaryApi();
         app.MapRoutesApi();
         app.MapGuardrailsApi();
         app.MapAccessApi();

@@ -381,7 +381,8 @@ public sealed class PromptRegistryTests
         Assert.Equal("brief", (string?)comparison["arm"]);
         Assert.True((double)comparison["difference"]! > 0.5);
         Assert.True((bool)comparison["significant"]!);
-        Assert.False((bool)report["cost_available"]!);
+        Assert.True((bool)report["cost_available"]!); // the traces table has cost_usd since the observability work
+        Assert.All(arms, a => Assert.Equal(0.0, (double)a!["cost_usd"]!)); // the fake's model has no price: known, and zero
 
         using var stop = await keel.Client.PostAsync($"/api/experiments/{id}/stop", null);
         Assert.Equal("stopped", (string?)(await KeelTestServer.ReadJsonAsync(stop))["status"]);

@@ -25,6 +25,10 @@ public sealed class SecurityTests
         ["GET /api/traces/"] = "list: only the caller's project",
         ["GET /api/traces/{traceId}"] = "404",
         ["GET /api/routes/health"] = "not tenant data (the shared config's routes)",
+        ["GET /metrics"] = "admin only (every project's traffic)",
+        ["GET /api/metrics/summary"] = "list: only the caller's project",
+        ["POST /api/scores/"] = "404 for another project's trace",
+        ["GET /api/scores/"] = "list: only the caller's project",
         ["POST /v1/guardrails/scan"] = "not tenant data (scans the text sent)",
         ["POST /api/keys"] = "404 for another project",
         ["GET /api/keys"] = "list: only the caller's project",
@@ -99,6 +103,7 @@ public sealed class SecurityTests
         (HttpMethod Method, string Path, string? Body)[] probes =
         [
             (HttpMethod.Get, $"/api/traces/{traceId}", null),
+            (HttpMethod.Post, "/api/scores", $$"""{"trace_id":"{{traceId}}","name":"thumbs","value":true}"""),
             (HttpMethod.Get, $"/api/keys/{aKeyId}", null),
             (HttpMethod.Patch, $"/api/keys/{aKeyId}", """{"name":"pwned"}"""),
             (HttpMethod.Delete, $"/api/keys/{aKeyId}", null),
@@ -132,7 +137,7 @@ public sealed class SecurityTests
         }
 
         // Lists show nothing of A.
-        foreach (var path in new[] { "/api/traces", "/api/keys", "/api/projects", "/api/audit", "/api/prompts", "/api/experiments" })
+        foreach (var path in new[] { "/api/traces", "/api/keys", "/api/projects", "/api/audit", "/api/prompts", "/api/experiments", "/api/scores", "/api/metrics/summary?group_by=key" })
         {
             using var response = await SendAsync(keel, HttpMethod.Get, path, bAdmin);
             var text = await response.Content.ReadAsStringAsync();

@@ -69,6 +69,11 @@ public sealed class FakeProvider : IAsyncDisposable
 
     /// <summary>Streams: when set, the answer is cut every this many characters (splitting words and values) instead of per word.</summary>
     public int? StreamChunkChars { get; set; }
+    /// <summary>Leave usage out of answers (the body's and the stream's usage chunk), as some servers do.</summary>
+    public bool OmitUsage { get; set; }
+
+    /// <summary>Report this many prompt tokens as read from the prompt cache (usage.prompt_tokens_details.cached_tokens).</summary>
+    public int CachedTokens { get; set; }
 
     /// <summary>Streamed responses emit one chunk per word; set to control pacing.</summary>
     public TimeSpan DefaultChunkDelay { get; set; }
@@ -234,6 +239,10 @@ public sealed class FakeProvider : IAsyncDisposable
         var promptTokens = body["messages"]!.ToJsonString().Length / 4;
         var completionTokens = answer.Split(' ').Length;
         var usage = new JsonObject { ["prompt_tokens"] = promptTokens, ["completion_tokens"] = completionTokens, ["total_tokens"] = promptTokens + completionTokens };
+        if (CachedTokens > 0)
+        {
+            usage["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = CachedTokens };
+        }
 
         if (!stream)
         {
@@ -253,6 +262,11 @@ public sealed class FakeProvider : IAsyncDisposable
                 ["usage"] = usage,
                 ["fake_extra_field"] = "kept",
             };
+            if (OmitUsage)
+            {
+                response.Remove("usage");
+            }
+
             http.Response.ContentType = "application/json";
             await http.Response.WriteAsync(response.ToJsonString(), http.RequestAborted);
             return;
@@ -280,7 +294,7 @@ public sealed class FakeProvider : IAsyncDisposable
             chunks.Add(Chunk(model, new JsonObject(), "stop"));
         }
 
-        if ((bool?)body["stream_options"]?["include_usage"] == true)
+        if ((bool?)body["stream_options"]?["include_usage"] == true && !OmitUsage)
         {
             var last = Chunk(model, null, null);
             last["choices"] = new JsonArray();

@@ -22,9 +22,10 @@ public static partial class ConfigLoader
     private static readonly string[] ServerKeys = ["max_request_body_bytes"];
     private static readonly string[] AuthKeys = ["master_key"];
     private static readonly string[] RecordingKeys = ["store_bodies", "queue_capacity"];
-    private static readonly string[] ProviderKeys = ["kind", "base_url", "api_key", "api_version", "headers", "timeout"];
-    private static readonly string[] ModelKeys = ["provider", "model", "strategy", "deployments", "fallbacks", "fallback_on", "retries", "retry_budget", "timeouts", "breaker", "guardrails"];
-    private static readonly string[] DeploymentKeys = ["provider", "model", "weight", "rpm", "tpm", "cost"];
+    private static readonly string[] ProviderKeys = ["kind", "base_url", "api_key", "api_version", "headers", "timeout", "stream_usage"];
+    private static readonly string[] ModelKeys = ["provider", "model", "strategy", "deployments", "fallbacks", "fallback_on", "retries", "retry_budget", "timeouts", "breaker", "price", "guardrails"];
+    private static readonly string[] DeploymentKeys = ["provider", "model", "weight", "rpm", "tpm", "price", "cost"];
+    private static readonly string[] PriceKeys = ["input", "output", "cached_input"];
     private static readonly string[] CostKeys = ["input", "output"];
     private static readonly string[] TimeoutKeys = ["connect", "first_token", "total"];
     private static readonly string[] BreakerKeys = ["failure_ratio", "min_requests", "window", "cooldown"];
@@ -305,6 +306,7 @@ public static partial class ConfigLoader
                 ApiVersion = apiVersion,
                 Headers = headers,
                 Timeout = timeout,
+                StreamUsage = ReadBool(map, path, "stream_usage") ?? true,
             };
         }
 
@@ -325,9 +327,14 @@ public static partial class ConfigLoader
                     Error(both, $"{path}.provider", "give either 'provider' (one deployment) or 'deployments' (a list), not both");
                 }
 
+                if (Child(map, "price") is { } modelPrice)
+                {
+                    Error(modelPrice, $"{path}.price", "with 'deployments', give each deployment its own price: deployments: [{ provider, model, price: { input, output } }]");
+                }
+
                 if (deploymentsNode is not YamlSequenceNode list || list.Children.Count == 0)
                 {
-                    Error(deploymentsNode, $"{path}.deployments", "must be a non-empty list of { provider, model, weight?, rpm?, tpm?, cost? }");
+                    Error(deploymentsNode, $"{path}.deployments", "must be a non-empty list of { provider, model, weight?, rpm?, tpm?, price? }");
                     return null;
                 }
 
@@ -498,14 +505,7 @@ public static partial class ConfigLoader
                 return null;
             }
 
-            double? inputCost = null, outputCost = null;
-            if (allowExtras && Child(map, "cost") is { } costNode && ExpectMapping(costNode, $"{path}.cost", out var costMap))
-            {
-                CheckKeys(costMap, $"{path}.cost", CostKeys);
-                inputCost = ReadDouble(costMap, $"{path}.cost", "input", 0, 1_000_000);
-                outputCost = ReadDouble(costMap, $"{path}.cost", "output", 0, 1_000_000);
-            }
-
+            var price = ReadPrice(map, path, allowLegacyCost: allowExtras);
             return new DeploymentConfig
             {
                 Provider = provider,
@@ -513,9 +513,56 @@ public static partial class ConfigLoader
                 Weight = allowExtras ? ReadDouble(map, path, "weight", 0, 1_000_000) ?? 1 : 1,
                 Rpm = allowExtras && ReadLong(map, path, "rpm", min: 1) is { } rpm ? (int)Math.Min(rpm, int.MaxValue) : null,
                 Tpm = allowExtras && ReadLong(map, path, "tpm", min: 1) is { } tpm ? (int)Math.Min(tpm, int.MaxValue) : null,
-                InputCostPer1M = inputCost,
-                OutputCostPer1M = outputCost,
+                Price = price,
             };
+        }
+
+        /// <summary>
+        /// <c>price: { input, output, cached_input? }</c> in USD per 1M tokens. <c>cost: { input?, output? }</c>
+        /// is the older name (deployment lists only), still read: a missing side costs 0.
+        /// </summary>
+        private Metering.ModelPrice? ReadPrice(YamlMappingNode map, string path, bool allowLegacyCost)
+        {
+            var priceNode = Child(map, "price");
+            var costNode = allowLegacyCost ? Child(map, "cost") : null;
+            if (priceNode is not null && costNode is not null)
+            {
+                Error(costNode, $"{path}.cost", "give 'price' or the older 'cost', not both; 'price' takes { input, output, cached_input }");
+                return null;
+            }
+
+            if (priceNode is not null && ExpectMapping(priceNode, $"{path}.price", out var priceMap))
+            {
+                var field = $"{path}.price";
+                CheckKeys(priceMap, field, PriceKeys);
+                var input = ReadDouble(priceMap, field, "input", 0, 1_000_000);
+                var output = ReadDouble(priceMap, field, "output", 0, 1_000_000);
+                var cached = ReadDouble(priceMap, field, "cached_input", 0, 1_000_000);
+                foreach (var (name, value) in new[] { ("input", input), ("output", output) })
+                {
+                    if (value is null && Child(priceMap, name) is null)
+                    {
+                        Error(priceNode, $"{field}.{name}", $"is required: USD per 1M {name} tokens, e.g. price: {{ input: 0.15, output: 0.6 }}");
+                    }
+                }
+
+                if (cached > input)
+                {
+                    Error(Child(priceMap, "cached_input")!, $"{field}.cached_input", $"{cached.Value.ToString(CultureInfo.InvariantCulture)} is more than input {input!.Value.ToString(CultureInfo.InvariantCulture)}; cached tokens are a discount on input tokens");
+                }
+
+                return input is { } i && output is { } o ? new Metering.ModelPrice(i, o, cached, Metering.PriceSource.Config) : null;
+            }
+
+            if (costNode is not null && ExpectMapping(costNode, $"{path}.cost", out var costMap))
+            {
+                CheckKeys(costMap, $"{path}.cost", CostKeys);
+                var input = ReadDouble(costMap, $"{path}.cost", "input", 0, 1_000_000);
+                var output = ReadDouble(costMap, $"{path}.cost", "output", 0, 1_000_000);
+                return input is null && output is null ? null : new Metering.ModelPrice(input ?? 0, output ?? 0, null, Metering.PriceSource.Config);
+            }
+
+            return null;
         }
 
         private double? ReadDouble(YamlMappingNode map, string path, string key, double min, double max)

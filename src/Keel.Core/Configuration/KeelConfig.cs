@@ -59,6 +59,11 @@ public sealed record ProviderConfig
     public FrozenDictionary<string, string> Headers { get; init; } = FrozenDictionary<string, string>.Empty;
     /// <summary>Total time allowed for one upstream call (whole stream included).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// Ask this (OpenAI-compatible) provider for usage on streams with <c>stream_options.include_usage</c>,
+    /// so streamed calls are metered from the provider's own count. Off for servers that reject it.
+    /// </summary>
+    public bool StreamUsage { get; init; } = true;
 }
 
 public sealed record ModelConfig
@@ -102,10 +107,11 @@ public sealed record DeploymentConfig
     public int? Rpm { get; init; }
     /// <summary>Tokens per minute this deployment may take; null = no limit.</summary>
     public int? Tpm { get; init; }
-    /// <summary>USD per 1M input tokens (for the cost strategy).</summary>
-    public double? InputCostPer1M { get; init; }
-    /// <summary>USD per 1M output tokens (for the cost strategy).</summary>
-    public double? OutputCostPer1M { get; init; }
+    /// <summary>
+    /// The price of this deployment's tokens (keel.yaml <c>price</c>, or the older <c>cost</c>); null
+    /// = the price catalogue's. Used for the cost of each call and by the cost strategy.
+    /// </summary>
+    public Metering.ModelPrice? Price { get; init; }
 
     /// <summary>"provider/model", as shown in x-keel-deployment and the route health.</summary>
     public string Id => $"{Provider}/{Model}";

@@ -109,6 +109,18 @@ public sealed class GatewayContext
     public string? ExperimentId { get; set; }
     public string? ExperimentArm { get; set; }
 
+    /// <summary>The conversation the request belongs to (<c>x-keel-session-id</c>, else <c>metadata.session_id</c>).</summary>
+    public string? SessionId { get; set; }
+
+    /// <summary>The application's end user (<c>x-keel-user-id</c>, else the request's <c>user</c>).</summary>
+    public string? EndUserId { get; set; }
+
+    /// <summary>Tags for filtering traces (<c>x-keel-tags</c> and <c>metadata.tags</c>).</summary>
+    public IReadOnlyList<string>? Tags { get; set; }
+
+    /// <summary>The request's <c>metadata</c> object as JSON, kept on the trace.</summary>
+    public string? MetadataJson { get; set; }
+
     public GatewayResponse? Response { get; set; }
 
     public GatewayError? Error { get; set; }

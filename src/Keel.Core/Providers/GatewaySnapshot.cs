@@ -38,8 +38,18 @@ public sealed class GatewaySnapshot
     /// <summary>Builds a route for a model config; also used for direct "provider/model" names.</summary>
     public ModelRoute BuildRoute(ModelConfig model)
     {
-        var deployments = model.Deployments
-            .Select(d => new Deployment(d, Config.Providers[d.Provider], Providers[d.Provider], Registry.GetDeployment(model.Alias, d, model.Breaker)))
+        var deployments = model.Deployments.Select(d =>
+            {
+                var provider = Config.Providers[d.Provider];
+                var server = provider.BaseUrl is { } url && Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri : null;
+                return new Deployment(d, provider, Providers[d.Provider], Registry.GetDeployment(model.Alias, d, model.Breaker))
+                {
+                    Price = Metering.PriceCatalog.Default.Resolve(provider, d),
+                    GenAiProvider = Telemetry.GenAiConventions.ProviderNameOf(provider),
+                    ServerAddress = server?.Host,
+                    ServerPort = server?.Port,
+                };
+            })
             .ToList();
         return new ModelRoute(model, deployments, Policies.Get(model.Strategy), Registry.GetRoute(model.Alias), Registry.Time);
     }

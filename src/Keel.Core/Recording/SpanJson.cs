@@ -44,6 +44,15 @@ public static class SpanJson
                         case int i: writer.WriteNumber(key, i); break;
                         case long l: writer.WriteNumber(key, l); break;
                         case double d: writer.WriteNumber(key, d); break;
+                        case IReadOnlyList<string> list:
+                            writer.WriteStartArray(key);
+                            foreach (var item in list)
+                            {
+                                writer.WriteStringValue(item);
+                            }
+
+                            writer.WriteEndArray();
+                            break;
                         default: writer.WriteString(key, value.ToString()); break;
                     }
                 }

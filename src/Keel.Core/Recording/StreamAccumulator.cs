@@ -21,9 +21,22 @@ internal sealed class StreamAccumulator
 
     public bool HadUnreadableChunk { get; private set; }
 
+    /// <summary>
+    /// True when the chunk just added carried only usage (no choices): the chunk OpenAI sends last
+    /// for <c>stream_options.include_usage</c>, which Keel asks for even when the client did not.
+    /// </summary>
+    public bool LastWasUsageOnly { get; private set; }
+
+    /// <summary>The completion's id, as the first chunk gave it.</summary>
+    public string? Id => _id;
+
+    /// <summary>The model that answered, as the first chunk named it.</summary>
+    public string? Model => _model;
+
     public void Add(ReadOnlySpan<byte> json)
     {
         Chunks++;
+        LastWasUsageOnly = false;
         ChatCompletionChunk? chunk;
         try
         {
@@ -39,6 +52,8 @@ internal sealed class StreamAccumulator
         {
             return;
         }
+
+        LastWasUsageOnly = chunk.Usage is not null && chunk.Choices.Count == 0;
 
         _id ??= chunk.Id;
         _model ??= chunk.Model;
@@ -91,8 +106,27 @@ internal sealed class StreamAccumulator
         }
     }
 
-    /// <summary>The text produced so far, all choices.</summary>
-    public string OutputText => string.Join("\n", _choices.Values.Select(c => c.Content.ToString()));
+    /// <summary>
+    /// Everything the model generated so far, all choices: content, refusals, tool call names and
+    /// arguments (what Keel counts when the provider reports no usage).
+    /// </summary>
+    public string GeneratedText()
+    {
+        var text = new StringBuilder();
+        foreach (var choice in _choices.Values)
+        {
+            text.Append(choice.Content).Append(choice.Refusal);
+            foreach (var call in choice.ToolCalls.Values)
+            {
+                text.Append(call.Function?.Name).Append(call.Function?.Arguments);
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>The finish reason of each choice that has one, in choice order.</summary>
+    public IReadOnlyList<string> FinishReasons => [.. _choices.Values.Select(c => c.FinishReason).OfType<string>()];
 
     public ChatCompletionResponse ToResponse() => new()
     {

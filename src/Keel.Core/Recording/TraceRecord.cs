@@ -43,12 +43,46 @@ public sealed record TraceRecord
     public string? ExperimentId { get; init; }
     public string? ExperimentArm { get; init; }
 
+    /// <summary>Prompt tokens the provider served from its prompt cache (part of <see cref="InputTokens"/>).</summary>
+    public int? CachedInputTokens { get; init; }
+
+    /// <summary>What the call cost in USD; null when the model's price is unknown or nothing was billed.</summary>
+    public double? CostUsd { get; init; }
+
+    /// <summary>True when the tokens (and so the cost) were counted by Keel: the provider reported no usage.</summary>
+    public bool CostEstimated { get; init; }
+
+    /// <summary>The conversation the call belongs to (<c>x-keel-session-id</c> or <c>metadata.session_id</c>).</summary>
+    public string? SessionId { get; init; }
+
+    /// <summary>The application's end user (<c>x-keel-user-id</c> or the request's <c>user</c>).</summary>
+    public string? UserId { get; init; }
+
+    /// <summary>Tags (<c>x-keel-tags</c> and <c>metadata.tags</c>).</summary>
+    public IReadOnlyList<string>? Tags { get; init; }
+
+    /// <summary>The request's <c>metadata</c> object as JSON text.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? MetadataJson { get; init; }
+
+    /// <summary>The request's <c>metadata</c> object.</summary>
+    public System.Text.Json.JsonElement? Metadata => MetadataJson is null ? null : ParseJson(MetadataJson);
+
+    /// <summary>Scores and feedback on the trace (filled by <c>GET /api/traces/{id}</c>; null in lists).</summary>
+    public IReadOnlyList<Feedback.ScoreRecord>? Scores { get; init; }
+
     /// <summary>The spans as stored: one JSON array in UTF-8 (see <see cref="SpanJson"/>).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ReadOnlyMemory<byte>? SpansUtf8 { get; init; }
 
     /// <summary>The spans, in start order (empty in trace lists, which leave them out).</summary>
     public IReadOnlyList<SpanRecord> Spans => SpanJson.Parse(SpansUtf8);
+
+    private static System.Text.Json.JsonElement ParseJson(string json)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
 }
 
 /// <summary>One span of a trace, as stored.</summary>

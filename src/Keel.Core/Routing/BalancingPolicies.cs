@@ -137,7 +137,10 @@ internal sealed class LowestLatencyPolicy : IBalancingPolicy
     }
 }
 
-/// <summary>Cheapest by configured input + output price; deployments without a price come last.</summary>
+/// <summary>
+/// Cheapest by input + output price (the configured price, else the catalogue's); deployments whose
+/// price is unknown come last.
+/// </summary>
 internal sealed class CostPolicy : IBalancingPolicy
 {
     public string Name => BalancingStrategies.Cost;
@@ -149,8 +152,5 @@ internal sealed class CostPolicy : IBalancingPolicy
         return ties.Count == 1 ? ties[0] : BalancingPolicies.WeightedPick(ties, random);
     }
 
-    private static double Price(Deployment d) =>
-        d.Config.InputCostPer1M is null && d.Config.OutputCostPer1M is null
-            ? double.MaxValue
-            : (d.Config.InputCostPer1M ?? 0) + (d.Config.OutputCostPer1M ?? 0);
+    private static double Price(Deployment d) => d.Price is { } price ? price.InputPer1M + price.OutputPer1M : double.MaxValue;
 }

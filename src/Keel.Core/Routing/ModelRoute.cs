@@ -9,6 +9,17 @@ namespace Keel.Core.Routing;
 public sealed record Deployment(DeploymentConfig Config, ProviderConfig Provider, IModelProvider Client, DeploymentState State)
 {
     public string Id => Config.Id;
+
+    /// <summary>What its tokens cost: the configured price, else the catalogue's; null when unknown.</summary>
+    public Metering.ModelPrice? Price { get; init; }
+
+    /// <summary>Its <c>gen_ai.provider.name</c> (see <see cref="Telemetry.GenAiConventions.ProviderNameOf"/>).</summary>
+    public string GenAiProvider { get; init; } = "openai";
+
+    /// <summary>The provider's host and port, for <c>server.address</c> / <c>server.port</c>; null for the local provider.</summary>
+    public string? ServerAddress { get; init; }
+
+    public int? ServerPort { get; init; }
 }
 
 /// <summary>A model alias ready to serve: its deployments, strategy and resilience settings.</summary>

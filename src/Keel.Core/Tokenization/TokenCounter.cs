@@ -95,9 +95,12 @@ public static class TokenCounter
     }
 
     /// <summary>The prompt tokens of a chat completion request: its messages and tool definitions.</summary>
-    public static TokenCount CountPrompt(ChatCompletionRequest request)
+    public static TokenCount CountPrompt(ChatCompletionRequest request) => CountPrompt(request, request.Model);
+
+    /// <summary>The prompt tokens of a chat completion request as <paramref name="model"/> (e.g. the upstream model behind an alias) counts them.</summary>
+    public static TokenCount CountPrompt(ChatCompletionRequest request, string? model)
     {
-        var (tokenizer, estimate) = TokenizerFor(request.Model);
+        var (tokenizer, estimate) = TokenizerFor(model);
         var count = CountMessages(tokenizer, request.Messages ?? [], ref estimate);
         if (request.Tools is { Count: > 0 } tools)
         {

@@ -13,4 +13,7 @@ internal sealed record HealthReport(string Status, IReadOnlyDictionary<string, s
 [JsonSerializable(typeof(TracePage))]
 [JsonSerializable(typeof(HealthReport))]
 [JsonSerializable(typeof(RoutesHealthReport))]
+[JsonSerializable(typeof(Keel.Core.Feedback.ScoreRecord))]
+[JsonSerializable(typeof(ScoreList))]
+[JsonSerializable(typeof(Keel.Core.Storage.TraceSummary))]
 internal sealed partial class ControlPlaneJsonContext : JsonSerializerContext;

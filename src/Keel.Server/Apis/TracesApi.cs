@@ -1,6 +1,5 @@
 using Keel.Core.Identity;
-using System.Globalization;
-using Keel.Core.Recording;
+using Keel.Core.Feedback;
 using Keel.Core.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -8,9 +7,15 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Keel.Server.Apis;
 
-/// <summary>Read access to recorded traces.</summary>
+/// <summary>Read access to recorded traces: filtered, paged lists and one trace with its spans and scores.</summary>
 internal static class TracesApi
 {
+    private static readonly string[] ListParameters =
+    [
+        "limit", "cursor", "from", "to", "model", "provider", "status", "user", "session", "tag",
+        "min_cost", "max_cost", "min_latency_ms", "max_latency_ms", "q", "project",
+    ];
+
     public static IEndpointRouteBuilder MapTracesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/traces").Require(Permission.Read);
@@ -19,40 +24,91 @@ internal static class TracesApi
         return app;
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, IKeelStore store, string? project, string? model, int? limit, string? cursor, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext http, HttpRequest request, ITraceQueryStore store, CancellationToken cancellationToken)
     {
-        if (!http.Caller().TryScope(project, out var scope))
+        if (!http.Caller().TryScope(request.Query["project"].ToString(), out var project))
         {
-            return ErrorResults.NotFound($"No project with id '{project}'.");
+            return ErrorResults.NotFound($"No project with id '{request.Query["project"]}'.");
         }
 
-        DateTimeOffset? before = null;
-        if (cursor is not null)
+        var query = new QueryParameters(request.Query);
+        query.Allow(ListParameters);
+        var limit = query.Integer("limit", 1, 1000) ?? 50;
+        TraceCursor? after = null;
+        if (query.String("cursor") is { } token)
         {
-            if (!long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
+            if (TraceCursor.TryParse(token, out var cursor))
             {
-                return ErrorResults.BadRequest($"Invalid cursor '{cursor}': pass the next_cursor of the previous page.", "cursor");
+                after = cursor;
             }
-
-            before = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            else
+            {
+                query.Fail("cursor", $"Invalid cursor '{token}': pass the next_cursor of the previous page.");
+            }
         }
 
-        if (limit is < 1 or > 1000)
+        var filter = ReadFilter(query);
+        if (query.Error is { } error)
         {
-            return ErrorResults.BadRequest("'limit' must be between 1 and 1000.", "limit");
+            return error.ToResult();
         }
 
-        var pageSize = limit ?? 50;
-        var traces = await store.Traces.ListAsync(new TraceQuery { ProjectId = scope, Model = model, Limit = pageSize, Before = before }, cancellationToken);
-        var next = traces.Count == pageSize ? traces[^1].StartedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) : null;
-        return TypedResults.Json(new TracePage(traces, next), ControlPlaneJsonContext.Default.TracePage);
+        var page = await store.QueryAsync(filter with { ProjectId = project }, limit, after, cancellationToken);
+        return TypedResults.Json(new TracePage(page.Data, page.Next?.Encode()), ControlPlaneJsonContext.Default.TracePage);
     }
 
-    private static async Task<IResult> GetAsync(HttpContext http, IKeelStore store, string traceId, CancellationToken cancellationToken)
+    private static TraceFilter ReadFilter(QueryParameters query)
+    {
+        int? statusCode = null;
+        var statusClass = TraceStatusFilter.Any;
+        switch (query.String("status"))
+        {
+            case null:
+                break;
+            case "ok":
+                statusClass = TraceStatusFilter.Ok;
+                break;
+            case "error":
+                statusClass = TraceStatusFilter.Error;
+                break;
+            default:
+                statusCode = query.Integer("status", 100, 599);
+                if (statusCode is null)
+                {
+                    query.Fail("status", "'status' is 'ok' (below 400), 'error' (400 and above) or an HTTP status code.");
+                }
+
+                break;
+        }
+
+        return new TraceFilter
+        {
+            From = query.Time("from"),
+            To = query.Time("to"),
+            Model = query.String("model"),
+            Provider = query.String("provider"),
+            StatusCode = statusCode,
+            Status = statusClass,
+            UserId = query.String("user"),
+            SessionId = query.String("session"),
+            Tags = query.Strings("tag"),
+            MinCostUsd = query.Number("min_cost", 0),
+            MaxCostUsd = query.Number("max_cost", 0),
+            MinLatencyMs = query.Number("min_latency_ms", 0),
+            MaxLatencyMs = query.Number("max_latency_ms", 0),
+            Text = query.String("q"),
+        };
+    }
+
+    private static async Task<IResult> GetAsync(HttpContext http, IKeelStore store, IScoreStore scores, string traceId, CancellationToken cancellationToken)
     {
         var trace = await store.Traces.GetAsync(traceId, cancellationToken);
-        return trace is null || !http.Caller().CanSee(trace.ProjectId)
-            ? ErrorResults.NotFound($"No trace with id '{traceId}'. Traces are written a moment after the request ends.")
-            : TypedResults.Json(trace, ControlPlaneJsonContext.Default.TraceRecord);
+        if (trace is null || !http.Caller().CanSee(trace.ProjectId))
+        {
+            return ErrorResults.NotFound($"No trace with id '{traceId}'. Traces are written a moment after the request ends.");
+        }
+
+        var traceScores = await scores.ListScoresAsync(new ScoreQuery { TraceId = traceId, Limit = 1000 }, cancellationToken);
+        return TypedResults.Json(trace with { Scores = traceScores }, ControlPlaneJsonContext.Default.TraceRecord);
     }
 }

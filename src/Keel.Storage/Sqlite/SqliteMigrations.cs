@@ -94,5 +94,61 @@ internal static partial class SqliteMigrations
             CREATE INDEX ix_audit_project ON audit_log (project_id, audit_id DESC);
             """),
         .. PromptMigrations,
+        new(4, "trace dimensions and cost", """
+            ALTER TABLE traces ADD COLUMN session_id TEXT;
+            ALTER TABLE traces ADD COLUMN user_id TEXT;
+            ALTER TABLE traces ADD COLUMN tags TEXT;                 -- JSON array of strings
+            ALTER TABLE traces ADD COLUMN metadata TEXT;             -- the request's metadata object (JSON)
+            ALTER TABLE traces ADD COLUMN cached_input_tokens INTEGER;
+            ALTER TABLE traces ADD COLUMN cost_usd REAL;
+            ALTER TABLE traces ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0;
+            -- GET /api/traces reads newest first, (started_at, rowid) descending, by walking an index
+            -- on (filter, started_at) backwards: every index entry ends with the rowid, so the order
+            -- and the cursor's tie-breaker come from the index. Migration 1's DESC indexes put the
+            -- rowid the other way within a millisecond; they are rebuilt ascending.
+            DROP INDEX ix_traces_started;
+            DROP INDEX ix_traces_model_started;
+            CREATE INDEX ix_traces_model_started ON traces (model, started_at);
+            CREATE INDEX ix_traces_provider_started ON traces (provider, started_at);
+            CREATE INDEX ix_traces_user_started ON traces (user_id, started_at) WHERE user_id IS NOT NULL;
+            CREATE INDEX ix_traces_session_started ON traces (session_id, started_at) WHERE session_id IS NOT NULL;
+            -- Status codes below 400 are most traces and need no index of their own; errors have one.
+            CREATE INDEX ix_traces_errors_started ON traces (started_at) WHERE status_code >= 400;
+            -- The time index carries latency, cost and status, so a narrow range (slow calls, dear
+            -- calls) is checked on small index entries instead of wide rows; an index led by latency
+            -- or cost would cost every write a random insert.
+            CREATE INDEX ix_traces_started ON traces (started_at, latency_ms, cost_usd, status_code);
+            """),
+        new(5, "trace tags", """
+            -- One row per (tag, trace), written with the trace (SqliteStore.WriteBatchAsync); the
+            -- triggers drop the rows of a trace rewritten or deleted, whoever deletes it.
+            CREATE TABLE trace_tags (
+                tag          TEXT NOT NULL,
+                started_at   INTEGER NOT NULL,
+                trace_rowid  INTEGER NOT NULL,
+                PRIMARY KEY (tag, started_at, trace_rowid)
+            ) WITHOUT ROWID;
+            CREATE TRIGGER traces_tags_update AFTER UPDATE OF tags, started_at ON traces WHEN old.tags IS NOT NULL BEGIN
+                DELETE FROM trace_tags WHERE tag IN (SELECT value FROM json_each(old.tags)) AND started_at = old.started_at AND trace_rowid = old.rowid;
+            END;
+            CREATE TRIGGER traces_tags_delete AFTER DELETE ON traces WHEN old.tags IS NOT NULL BEGIN
+                DELETE FROM trace_tags WHERE tag IN (SELECT value FROM json_each(old.tags)) AND started_at = old.started_at AND trace_rowid = old.rowid;
+            END;
+            """),
+        new(6, "trace text search", """
+            -- Full-text index of what was asked and answered (Keel.Core.Recording.SearchText), written
+            -- with the trace under the trace's rowid, which SqliteStore makes time-ordered
+            -- (started_at_ms * 4096 + n): a search walks the index newest first and stops at a page.
+            -- Contentless (the text is in the bodies) and detail=none (a search is words, all
+            -- required: no phrases, no columns), which keeps it small and cheap to write. Traces
+            -- recorded before this migration are not in it.
+            CREATE VIRTUAL TABLE traces_fts USING fts5(text, content='', contentless_delete=1, detail=none, tokenize='unicode61 remove_diacritics 2');
+            CREATE TRIGGER traces_fts_update AFTER UPDATE OF request_body, response_body ON traces BEGIN
+                DELETE FROM traces_fts WHERE rowid = old.rowid;
+            END;
+            CREATE TRIGGER traces_fts_delete AFTER DELETE ON traces BEGIN
+                DELETE FROM traces_fts WHERE rowid = old.rowid;
+            END;
+            """),
     ];
 }

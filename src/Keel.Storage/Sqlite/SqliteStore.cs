@@ -78,49 +78,10 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
             // Synchronous on purpose: this runs on the recorder's background writer, where the async
             // ADO.NET calls only add overhead (SQLite has no real async I/O).
             using var transaction = writer.BeginTransaction();
-            using var command = writer.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
-                INSERT OR REPLACE INTO traces (trace_id, started_at, operation, project_id, key_id, model, provider, upstream_model,
-                    stream, status_code, error_code, error_message, request_body, response_body, latency_ms, ttft_ms, input_tokens, output_tokens, spans,
-                    prompt_name, prompt_version, experiment_id, experiment_arm)
-                VALUES ($id, $started, $op, $project, $key, $model, $provider, $upstream, $stream, $status, $ecode, $emsg, $req, $resp, $lat, $ttft, $in, $out, $spans,
-                    $pname, $pver, $exp, $arm)
-                """;
-            var p = command.Parameters;
-            string[] names = ["$id", "$started", "$op", "$project", "$key", "$model", "$provider", "$upstream", "$stream", "$status", "$ecode", "$emsg", "$req", "$resp", "$lat", "$ttft", "$in", "$out", "$spans", "$pname", "$pver", "$exp", "$arm"];
-            foreach (var name in names)
-            {
-                p.Add(new SqliteParameter { ParameterName = name });
-            }
-
-            command.Prepare();
+            using var rows = new TraceRowWriter(writer, transaction);
             foreach (var t in traces)
             {
-                p[0].Value = t.TraceId;
-                p[1].Value = t.StartedAt.ToUnixTimeMilliseconds();
-                p[2].Value = t.Operation;
-                p[3].Value = (object?)t.ProjectId ?? DBNull.Value;
-                p[4].Value = (object?)t.KeyId ?? DBNull.Value;
-                p[5].Value = (object?)t.Model ?? DBNull.Value;
-                p[6].Value = (object?)t.Provider ?? DBNull.Value;
-                p[7].Value = (object?)t.UpstreamModel ?? DBNull.Value;
-                p[8].Value = t.Stream ? 1 : 0;
-                p[9].Value = t.StatusCode;
-                p[10].Value = (object?)t.ErrorCode ?? DBNull.Value;
-                p[11].Value = (object?)t.ErrorMessage ?? DBNull.Value;
-                p[12].Value = Blob(t.RequestBodyUtf8);
-                p[13].Value = Blob(t.ResponseBodyUtf8);
-                p[14].Value = t.LatencyMs;
-                p[15].Value = (object?)t.TtftMs ?? DBNull.Value;
-                p[16].Value = (object?)t.InputTokens ?? DBNull.Value;
-                p[17].Value = (object?)t.OutputTokens ?? DBNull.Value;
-                p[18].Value = Blob(t.SpansUtf8);
-                p[19].Value = (object?)t.PromptName ?? DBNull.Value;
-                p[20].Value = (object?)t.PromptVersion ?? DBNull.Value;
-                p[21].Value = (object?)t.ExperimentId ?? DBNull.Value;
-                p[22].Value = (object?)t.ExperimentArm ?? DBNull.Value;
-                command.ExecuteNonQuery();
+                rows.Write(t);
             }
 
             transaction.Commit();
@@ -149,9 +110,9 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
 
         var trace = ReadTrace(reader) with
         {
-            RequestBodyUtf8 = Utf8(reader, 20),
-            ResponseBodyUtf8 = Utf8(reader, 21),
-            SpansUtf8 = Utf8(reader, 22),
+            RequestBodyUtf8 = Utf8(reader, TraceColumnCount),
+            ResponseBodyUtf8 = Utf8(reader, TraceColumnCount + 1),
+            SpansUtf8 = Utf8(reader, TraceColumnCount + 2),
         };
 
         return trace;
@@ -188,7 +149,7 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
             command.Parameters.AddWithValue("$before", before.ToUnixTimeMilliseconds());
         }
 
-        command.CommandText = $"SELECT {TraceColumns} FROM traces {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")} ORDER BY started_at DESC, trace_id LIMIT $limit";
+        command.CommandText = $"SELECT {TraceColumns} FROM traces {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")} ORDER BY started_at DESC, rowid DESC LIMIT $limit";
         command.Parameters.AddWithValue("$limit", Math.Clamp(query.Limit, 1, 1000));
         var result = new List<TraceRecord>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -211,7 +172,11 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
     }
 
     private const string TraceColumns =
-        "trace_id, started_at, operation, project_id, key_id, model, provider, upstream_model, stream, status_code, error_code, error_message, latency_ms, ttft_ms, input_tokens, output_tokens, prompt_name, prompt_version, experiment_id, experiment_arm";
+        "trace_id, started_at, operation, project_id, key_id, model, provider, upstream_model, stream, status_code, error_code, error_message, latency_ms, ttft_ms, input_tokens, output_tokens, prompt_name, prompt_version, experiment_id, experiment_arm, "
+        + "session_id, user_id, tags, metadata, cached_input_tokens, cost_usd, cost_estimated";
+
+    /// <summary>How many columns <see cref="TraceColumns"/> selects.</summary>
+    private const int TraceColumnCount = 27;
 
     private static TraceRecord ReadTrace(SqliteDataReader r) => new()
     {
@@ -235,6 +200,13 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
         PromptVersion = r.IsDBNull(17) ? null : r.GetInt32(17),
         ExperimentId = r.IsDBNull(18) ? null : r.GetString(18),
         ExperimentArm = r.IsDBNull(19) ? null : r.GetString(19),
+        SessionId = r.IsDBNull(20) ? null : r.GetString(20),
+        UserId = r.IsDBNull(21) ? null : r.GetString(21),
+        Tags = r.IsDBNull(22) ? null : ParseTags(r.GetString(22)),
+        MetadataJson = r.IsDBNull(23) ? null : r.GetString(23),
+        CachedInputTokens = r.IsDBNull(24) ? null : r.GetInt32(24),
+        CostUsd = r.IsDBNull(25) ? null : r.GetDouble(25),
+        CostEstimated = r.GetInt64(26) != 0,
     };
 
     private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)

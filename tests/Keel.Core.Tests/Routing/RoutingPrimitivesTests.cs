@@ -172,7 +172,7 @@ public sealed class BalancingPolicyTests
     }
 
     private static DeploymentConfig D(string provider, double weight = 1, double? cost = null) =>
-        new() { Provider = provider, Model = "m", Weight = weight, InputCostPer1M = cost, OutputCostPer1M = cost };
+        new() { Provider = provider, Model = "m", Weight = weight, Price = cost is { } c ? new Keel.Core.Metering.ModelPrice(c, c) : null };
 
     [Fact]
     public void Weighted_ManyPicks_FollowTheWeights()

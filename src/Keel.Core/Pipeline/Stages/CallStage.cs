@@ -57,7 +57,7 @@ internal sealed partial class CallStage(ILogger<CallStage> logger, TimeProvider 
         if (context.ServedBy is { } served)
         {
             context.ResponseHeaders[DeploymentHeader] = served.Id;
-            callSpan.Set("keel.deployment", served.Id).Set("gen_ai.system", served.Provider.Kind).Set("gen_ai.request.model", served.Config.Model);
+            callSpan.Set("keel.deployment", served.Id).Set("gen_ai.provider.name", served.GenAiProvider).Set("gen_ai.system", served.Provider.Kind).Set("gen_ai.request.model", served.Config.Model);
         }
 
         if (outcome!.Success)
@@ -124,6 +124,7 @@ internal sealed partial class CallStage(ILogger<CallStage> logger, TimeProvider 
             .Set("keel.attempt", call.Attempts)
             .Set("keel.alias", route.Alias)
             .Set("keel.deployment", deployment.Id)
+            .Set("gen_ai.provider.name", deployment.GenAiProvider)
             .Set("gen_ai.system", deployment.Provider.Kind)
             .Set("gen_ai.request.model", deployment.Config.Model);
         if (!deployment.State.Breaker.TryAcquire(out var isProbe))

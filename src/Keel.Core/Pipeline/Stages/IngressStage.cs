@@ -25,6 +25,7 @@ internal sealed class IngressStage : IGatewayStage
             return ValueTask.CompletedTask;
         }
 
+        Recording.TraceDimensions.Apply(context);
         context.CurrentSpan?.Set("gen_ai.request.model", context.RequestedModel).Set("keel.stream", context.IsStreaming);
         return next(context);
     }

@@ -54,8 +54,9 @@ internal sealed class AnthropicProvider(ProviderConfig config, HttpClient http, 
 
         if (call.Stream)
         {
-            var includeUsage = call.Request.StreamOptions?.IncludeUsage == true;
-            return ProviderResult.Ok(new StreamingResponse { Chunks = ReadChunksAsync(response, includeUsage, cancellationToken) });
+            // Always end with the usage chunk: Keel meters the stream from it, and the record stage
+            // drops it when the client did not ask for stream_options.include_usage.
+            return ProviderResult.Ok(new StreamingResponse { Chunks = ReadChunksAsync(response, includeUsage: true, cancellationToken) });
         }
 
         using (response)

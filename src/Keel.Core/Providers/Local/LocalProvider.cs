@@ -45,10 +45,11 @@ internal sealed class LocalProvider(string name, TimeProvider time) : IModelProv
 
         if (call.Stream)
         {
-            var includeUsage = call.Request.StreamOptions?.IncludeUsage == true;
+            // Always with the usage chunk: the record stage meters from it and drops it when the
+            // client did not ask for stream_options.include_usage.
             return ValueTask.FromResult(ProviderResult.Ok(new StreamingResponse
             {
-                Chunks = StreamAsync(id, created, model, n, content, finish, includeUsage ? usage : null, cancellationToken),
+                Chunks = StreamAsync(id, created, model, n, content, finish, usage, cancellationToken),
             }));
         }
 

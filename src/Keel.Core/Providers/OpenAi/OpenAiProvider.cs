@@ -21,7 +21,7 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
 
     public async ValueTask<ProviderResult> ChatAsync(ChatCall call, CancellationToken cancellationToken)
     {
-        var body = Body(call.Request, KeelJson.Context.ChatCompletionRequest, call.RawBody, call.RawBodyUsable, call.UpstreamModel);
+        var body = ChatBody(call);
 
         using var request = CreateRequest("chat/completions", call.UpstreamModel, body, call.ConnectTimeout);
         HttpResponseMessage response;
@@ -123,6 +123,37 @@ internal sealed class OpenAiProvider(ProviderConfig config, HttpClient http) : I
         catch (JsonException ex)
         {
             return new ModerationResult(false, null, 0, "the moderation answer is not JSON: " + ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// The chat body. A stream whose client did not ask for usage gets
+    /// <c>stream_options.include_usage: true</c> (unless the provider has <c>stream_usage: false</c>),
+    /// so Keel meters it from the provider's count; the record stage drops the extra usage chunk
+    /// before the client sees it. A client that asked keeps the no-copy path.
+    /// </summary>
+    private ReadOnlyMemory<byte> ChatBody(ChatCall call)
+    {
+        var request = call.Request;
+        if (!call.Stream || !config.StreamUsage || request.StreamOptions?.IncludeUsage == true)
+        {
+            return Body(request, KeelJson.Context.ChatCompletionRequest, call.RawBody, call.RawBodyUsable, call.UpstreamModel);
+        }
+
+        if (call.RawBodyUsable && request.Model == call.UpstreamModel && !_azure && request.StreamOptions is null)
+        {
+            return StreamUsageRequest.AddIncludeUsage(call.RawBody);
+        }
+
+        var original = request.StreamOptions;
+        request.StreamOptions = new StreamOptions { IncludeUsage = true, Extra = original?.Extra };
+        try
+        {
+            return Body(request, KeelJson.Context.ChatCompletionRequest, call.RawBody, rawUsable: false, call.UpstreamModel);
+        }
+        finally
+        {
+            request.StreamOptions = original;
         }
     }
 
