@@ -85,5 +85,7 @@ public class AccessBenchmarks
         public Task CreateKeyAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException("read only");
         public Task UpdateKeyAsync(ApiKeyRecord key, AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException("read only");
         public Task AppendAuditAsync(AuditEntry audit, CancellationToken cancellationToken) => throw new NotSupportedException("read only");
+        public Task<IReadOnlyList<(string Scope, double Today, double ThisMonth)>> SpendAsync(DateTimeOffset monthStart, DateTimeOffset dayStart, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<(string, double, double)>>([]);
     }
 }

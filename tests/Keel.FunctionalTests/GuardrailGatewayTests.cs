@@ -61,6 +61,10 @@ public sealed class GuardrailGatewayTests
         var span = trace.Spans.Single(s => s.Name == "input_guardrails");
         Assert.True(span.Attributes.GetProperty("keel.guardrails.blocked").GetBoolean());
         Assert.Contains("pii.credit_card:block", span.Attributes.GetProperty("keel.guardrails.verdicts").GetString(), StringComparison.Ordinal);
+
+        // Every verdict is also a metric.
+        var metrics = await keel.Client.GetStringAsync("/metrics");
+        Assert.Contains("keel_guardrail_verdicts_total{scanner=\"pii.credit_card\",action=\"block\"} 1", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -148,4 +148,61 @@ public sealed class LimitTests
         }
         Assert.True(condition());
     }
+
+    [Fact]
+    public async Task DailyBudget_SpentByRealCalls_SoftWarningThenHard429_NothingUpstream_AndTheStoreAgrees()
+    {
+        await using var fake = await FakeProvider.StartAsync();
+        var clock = new TestTimeProvider(DateTimeOffset.UtcNow);
+        // $1,000 per 1M tokens: each of the fake's answers costs a few cents.
+        await using var keel = await KeelTestServer.StartAsync($$"""
+            providers:
+              up: { kind: openai, base_url: "{{fake.BaseUrl}}", api_key: sk-budget-test-key }
+            models:
+              gpt-test: { provider: up, price: { input: 1000, output: 1000 } }
+            """, s => s.AddSingleton<TimeProvider>(clock));
+        var (_, admin) = await CreateKeyAsync(keel, null, """{"name":"ops","role":"admin"}""");
+        var (keyId, key) = await CreateKeyAsync(keel, admin, """{"name":"app","role":"gateway","limits":{"daily_budget_usd":0.05,"soft_budget_ratio":0.5}}""");
+
+        var statuses = new List<HttpStatusCode>();
+        var warned = false;
+        HttpResponseMessage? refused = null;
+        for (var i = 0; i < 20 && refused is null; i++)
+        {
+            var response = await SendAsync(keel, HttpMethod.Post, "/v1/chat/completions", key, Body);
+            statuses.Add(response.StatusCode);
+            warned |= response.Headers.Contains("x-keel-budget-warning");
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                refused = response;
+            }
+            else
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                response.Dispose();
+                await keel.GetTraceAsync(KeelTestServer.TraceIdOf(response)); // the cost is settled when the request ends
+            }
+        }
+
+        Assert.NotNull(refused);
+        using (refused)
+        {
+            var error = (await KeelTestServer.ReadJsonAsync(refused))["error"]!;
+            Assert.Equal("insufficient_quota", (string?)error["code"]);
+            Assert.Contains("daily budget", (string?)error["message"], StringComparison.Ordinal);
+            Assert.True(refused.Headers.Contains("Retry-After"));
+        }
+        Assert.True(warned, "the soft threshold should have warned before the hard one refused");
+        var served = statuses.Count(s => s == HttpStatusCode.OK);
+        Assert.InRange(served, 2, 19);
+        Assert.Equal(served, fake.CallCount);
+
+        // What the store says was spent (what budgets start from after a restart) matches what was counted.
+        var store = keel.Services.GetRequiredService<Keel.Core.Storage.IKeelStore>();
+        var now = clock.GetUtcNow();
+        var spend = await store.Access.SpendAsync(now.AddDays(-31), now.AddDays(-1), CancellationToken.None);
+        var keySpend = spend.Single(s => s.Scope == "key:" + keyId);
+        Assert.InRange(keySpend.Today, 0.05, 1.0);
+        Assert.Equal(keySpend.Today, keel.Services.GetRequiredService<Keel.Core.Admission.LimitEnforcer>().Spend("key:" + keyId).Today, 6);
+    }
 }

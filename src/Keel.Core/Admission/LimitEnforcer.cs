@@ -23,12 +23,16 @@ public sealed record HeaderValues(long? LimitRequests, long? RemainingRequests, 
 /// <summary>What one admitted request holds, to settle when it ends.</summary>
 public sealed class Admission
 {
-    internal Admission(List<Action<long, double?>> settlers, HeaderValues? headers, string? budgetWarning)
+    internal Admission(List<Action<long, double?>> settlers, HeaderValues? headers, string? budgetWarning, bool firstWarning)
     {
         Settlers = settlers;
         Headers = headers;
         BudgetWarning = budgetWarning;
+        FirstWarning = firstWarning;
     }
+
+    /// <summary>True for the first request of the day that saw <see cref="BudgetWarning"/> in its scope: the moment to alert.</summary>
+    public bool FirstWarning { get; }
 
     internal List<Action<long, double?>> Settlers { get; }
 
@@ -102,6 +106,7 @@ public sealed class LimitEnforcer(TimeProvider time)
         var rollbacks = new List<Action>();
         HeaderValues? headers = null;
         string? warning = null;
+        var firstWarning = false;
         foreach (var (scope, limits) in scopes)
         {
             if (limits.Models is { } models && !models.Contains(model, StringComparer.Ordinal))
@@ -110,7 +115,7 @@ public sealed class LimitEnforcer(TimeProvider time)
                 break;
             }
             var state = _scopes.GetOrAdd(scope, static _ => new ScopeState());
-            if (CheckBudget(state, scope, limits, now, out var budgetRefusal, ref warning) is false)
+            if (CheckBudget(state, scope, limits, now, out var budgetRefusal, ref warning, ref firstWarning) is false)
             {
                 refusal = budgetRefusal;
                 break;
@@ -168,7 +173,7 @@ public sealed class LimitEnforcer(TimeProvider time)
             }
             return null;
         }
-        return new Admission(settlers, headers, warning);
+        return new Admission(settlers, headers, warning, firstWarning);
     }
 
     private static HeaderValues? Headers(BucketResult? requests, long? rpm, BucketResult? tokens, long? tpm) =>
@@ -206,7 +211,7 @@ public sealed class LimitEnforcer(TimeProvider time)
         return true;
     }
 
-    private static bool CheckBudget(ScopeState state, string scope, LimitSettings limits, DateTimeOffset now, out LimitRefusal? refusal, ref string? warning)
+    private static bool CheckBudget(ScopeState state, string scope, LimitSettings limits, DateTimeOffset now, out LimitRefusal? refusal, ref string? warning, ref bool firstWarning)
     {
         refusal = null;
         if (limits.DailyBudgetUsd is null && limits.MonthlyBudgetUsd is null)
@@ -233,13 +238,27 @@ public sealed class LimitEnforcer(TimeProvider time)
             return false;
         }
         var ratio = limits.SoftBudgetRatio ?? 0.8;
+        string? mine = null;
         if (limits.DailyBudgetUsd is { } d && today >= d * ratio)
         {
-            warning ??= $"{Noun(scope)} daily budget {today / d:P0} used (${today:0.####} of ${d:0.##})";
+            mine = $"{Noun(scope)} daily budget {today / d:P0} used (${today:0.####} of ${d:0.##})";
         }
         else if (limits.MonthlyBudgetUsd is { } m && month >= m * ratio)
         {
-            warning ??= $"{Noun(scope)} monthly budget {month / m:P0} used (${month:0.####} of ${m:0.##})";
+            mine = $"{Noun(scope)} monthly budget {month / m:P0} used (${month:0.####} of ${m:0.##})";
+        }
+        if (mine is not null)
+        {
+            warning ??= mine;
+            var day = DateOnly.FromDateTime(now.UtcDateTime);
+            lock (state)
+            {
+                if (state.WarnedOn != day)
+                {
+                    state.WarnedOn = day;
+                    firstWarning = true;
+                }
+            }
         }
         return true;
     }
@@ -252,6 +271,7 @@ public sealed class LimitEnforcer(TimeProvider time)
         public int InFlight;
         public double SpentToday;
         public double SpentThisMonth;
+        public DateOnly WarnedOn;
         private DateOnly _day;
         private int _month = -1;
 

@@ -9,9 +9,19 @@ public static class GuardrailSpans
     /// <summary>Response header listing the findings on the request (names and actions, never the text).</summary>
     public const string Header = "x-keel-guardrails";
 
-    /// <summary>Writes the verdict of one side onto its span: policy, counts, and each finding's name, action, score and position.</summary>
-    public static void Describe(Span? span, CompiledGuardrailPolicy policy, IReadOnlyList<GuardrailFinding> findings, bool blocked)
+    /// <summary>
+    /// Writes the verdict of one side onto its span (policy, counts, and each finding's name, action, score and
+    /// position) and counts each finding in <c>keel_guardrail_verdicts_total</c>.
+    /// </summary>
+    public static void Describe(Span? span, CompiledGuardrailPolicy policy, IReadOnlyList<GuardrailFinding> findings, bool blocked, Telemetry.KeelMetrics? metrics = null)
     {
+        if (metrics is not null)
+        {
+            foreach (var f in findings)
+            {
+                metrics.GuardrailVerdict(f.Scanner, ActionName(f.Action));
+            }
+        }
         if (span is null)
         {
             return;

@@ -22,6 +22,7 @@ public static class KeelEventIds
     public const int OpenOnLoopback = 4000;
     public const int KeyRefreshFailed = 4001;
     public const int BudgetSoftLimit = 4002;
+    public const int SpendSeedFailed = 4003;
 
     public const int Listening = 5000;
     public const int UnhandledException = 5001;

@@ -22,6 +22,12 @@ public interface IAccessStore
     /// <summary>Records a change made elsewhere (prompts, routes, datasets…).</summary>
     Task AppendAuditAsync(AuditEntry audit, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// USD spent per key (<c>key:ID</c>) and per project (<c>project:ID</c>) since <paramref name="monthStart"/>, and the
+    /// part of it since <paramref name="dayStart"/>: what the budget limits start from after a restart.
+    /// </summary>
+    Task<IReadOnlyList<(string Scope, double Today, double ThisMonth)>> SpendAsync(DateTimeOffset monthStart, DateTimeOffset dayStart, CancellationToken cancellationToken);
+
     /// <summary>Newest first.</summary>
     Task<IReadOnlyList<AuditEntry>> ListAuditAsync(AuditQuery query, CancellationToken cancellationToken);
 }

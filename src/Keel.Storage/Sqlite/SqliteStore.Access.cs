@@ -163,6 +163,28 @@ public sealed partial class SqliteStore : IAccessStore
         return result;
     }
 
+    public async Task<IReadOnlyList<(string Scope, double Today, double ThisMonth)>> SpendAsync(DateTimeOffset monthStart, DateTimeOffset dayStart, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT 'key:' || key_id, SUM(CASE WHEN started_at >= $day THEN cost_usd ELSE 0 END), SUM(cost_usd)
+            FROM traces WHERE started_at >= $month AND cost_usd > 0 AND key_id IS NOT NULL GROUP BY key_id
+            UNION ALL
+            SELECT 'project:' || project_id, SUM(CASE WHEN started_at >= $day THEN cost_usd ELSE 0 END), SUM(cost_usd)
+            FROM traces WHERE started_at >= $month AND cost_usd > 0 AND project_id IS NOT NULL GROUP BY project_id
+            """;
+        command.Parameters.AddWithValue("$month", monthStart.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$day", dayStart.ToUnixTimeMilliseconds());
+        var result = new List<(string, double, double)>();
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            result.Add((r.GetString(0), r.GetDouble(1), r.GetDouble(2)));
+        }
+        return result;
+    }
+
     /// <summary>Runs one write and appends its audit entry in the same transaction; the audit entry is only written when the write did something.</summary>
     private async Task<bool> WriteWithAuditAsync(AuditEntry audit, Func<SqliteCommand, bool> write, CancellationToken cancellationToken)
     {

@@ -12,7 +12,7 @@ namespace Keel.Core.Pipeline.Stages;
 /// Tokens are reserved from an estimate (prompt tokens plus the requested output limit) and settled with the
 /// real usage when the request is over.
 /// </summary>
-internal sealed class AdmissionStage(KeyRegistry registry, LimitEnforcer enforcer) : IGatewayStage
+internal sealed partial class AdmissionStage(KeyRegistry registry, LimitEnforcer enforcer, Microsoft.Extensions.Logging.ILogger<AdmissionStage> logger) : IGatewayStage
 {
     public string Name => "admission";
 
@@ -47,6 +47,10 @@ internal sealed class AdmissionStage(KeyRegistry registry, LimitEnforcer enforce
         {
             context.ResponseHeaders["x-keel-budget-warning"] = warning;
             span?.Set("keel.limit.budget_warning", warning);
+            if (admission.FirstWarning)
+            {
+                LogBudgetWarning(logger, context.Identity!.KeyId, context.Identity.ProjectId ?? Projects.Default, warning);
+            }
         }
         context.OnFinished((_, tokens, cost) => admission.Settle(tokens, cost));
         try
@@ -121,6 +125,9 @@ internal sealed class AdmissionStage(KeyRegistry registry, LimitEnforcer enforce
             h["x-ratelimit-reset-tokens"] = AdmissionStageFormat.Duration(headers.ResetTokens ?? TimeSpan.Zero);
         }
     }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Logging.KeelEventIds.BudgetSoftLimit, Microsoft.Extensions.Logging.LogLevel.Warning, "Budget alert for key {KeyId} (project {ProjectId}): {Warning}.")]
+    private static partial void LogBudgetWarning(Microsoft.Extensions.Logging.ILogger logger, string keyId, string projectId, string warning);
 }
 
 /// <summary>How limit headers are written.</summary>

@@ -8,7 +8,7 @@ namespace Keel.Core.Pipeline.Stages;
 /// the input side of the model's guardrail policy: blocks (400 <c>content_policy_violation</c>), redacts
 /// (reversibly or not) or flags. Redacted messages are what the provider sees and what the trace stores.
 /// </summary>
-internal sealed class InputGuardrailStage : IGatewayStage
+internal sealed class InputGuardrailStage(Telemetry.KeelMetrics metrics) : IGatewayStage
 {
     public string Name => "input_guardrails";
 
@@ -88,7 +88,7 @@ internal sealed class InputGuardrailStage : IGatewayStage
             }
         }
 
-        GuardrailSpans.Describe(span, policy, findings, blocked: false);
+        GuardrailSpans.Describe(span, policy, findings, blocked: false, metrics);
         state.InputFindings = findings;
         if (findings.Count > 0)
         {
@@ -103,7 +103,7 @@ internal sealed class InputGuardrailStage : IGatewayStage
     }
 
     /// <summary>Collects the verdict's findings; on a block fails the request and returns true.</summary>
-    private static bool Apply(GatewayContext context, CompiledGuardrailPolicy policy, GuardrailVerdict verdict, int messageIndex, List<GuardrailFinding> findings)
+    private bool Apply(GatewayContext context, CompiledGuardrailPolicy policy, GuardrailVerdict verdict, int messageIndex, List<GuardrailFinding> findings)
     {
         if (!verdict.Flagged)
         {
@@ -115,7 +115,7 @@ internal sealed class InputGuardrailStage : IGatewayStage
             return false;
         }
         var blocking = verdict.Findings.First(static f => f.Action == GuardrailAction.Block);
-        GuardrailSpans.Describe(context.CurrentSpan, policy, findings, blocked: true);
+        GuardrailSpans.Describe(context.CurrentSpan, policy, findings, blocked: true, metrics);
         context.Fail(GuardrailSpans.Blocked(policy, blocking.Scanner, $"messages[{messageIndex}]", "request"));
         return true;
     }

@@ -16,7 +16,7 @@ namespace Keel.Core.Pipeline.Stages;
 /// applies. A stream is checked as it flows through a <see cref="StreamGuard"/> with a hold-back window; a block
 /// mid-stream ends it with an SSE error event.
 /// </summary>
-internal sealed class OutputGuardrailStage : IGatewayStage
+internal sealed class OutputGuardrailStage(Telemetry.KeelMetrics metrics) : IGatewayStage
 {
     private static readonly JsonSerializerOptions ChunkJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -95,7 +95,7 @@ internal sealed class OutputGuardrailStage : IGatewayStage
                 findings.Add(JsonFinding(policy, schema is not null && outcome.Answer is not null && IsJson(outcome.Answer)));
             }
             var blocking = findings.FirstOrDefault(static f => f.Action == GuardrailAction.Block);
-            GuardrailSpans.Describe(span, policy, findings, blocked: blocking.Scanner is not null);
+            GuardrailSpans.Describe(span, policy, findings, blocked: blocking.Scanner is not null, metrics);
             if (blocking.Scanner is not null)
             {
                 context.Response = null;
@@ -201,7 +201,7 @@ internal sealed class OutputGuardrailStage : IGatewayStage
         context.Response = null;
     }
 
-    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> GuardStreamAsync(
+    private async IAsyncEnumerable<ReadOnlyMemory<byte>> GuardStreamAsync(
         IAsyncEnumerable<ReadOnlyMemory<byte>> chunks, GatewayContext context, CompiledGuardrailPolicy policy, PlaceholderMap? placeholders,
         JsonElement? schema, bool jsonWanted, Span? span, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -302,11 +302,8 @@ internal sealed class OutputGuardrailStage : IGatewayStage
             {
                 findings.Add(new GuardrailFinding(new Finding("max_length.exceeded", max.Chars, max.Chars, 1.0), GuardrailAction.Flag));
             }
-            if (span is not null)
-            {
-                GuardrailSpans.Describe(span, policy, findings, blocked);
-                span.End();
-            }
+            GuardrailSpans.Describe(span, policy, findings, blocked, metrics);
+            span?.End();
         }
     }
 
