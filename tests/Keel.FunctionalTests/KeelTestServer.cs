@@ -17,14 +17,16 @@ namespace Keel.FunctionalTests;
 public sealed class KeelTestServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly SecretLeakGuard _guard;
 
-    private KeelTestServer(WebApplication app, string directory, string? configPath)
+    private KeelTestServer(WebApplication app, string directory, string? configPath, SecretLeakGuard guard)
     {
         _app = app;
+        _guard = guard;
         Directory = directory;
         ConfigPath = configPath;
         BaseUrl = app.GetBaseUrl();
-        Client = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(60) };
+        Client = new HttpClient(guard.CreateHandler()) { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(60) };
     }
 
     public string BaseUrl { get; }
@@ -48,10 +50,21 @@ public sealed class KeelTestServer : IAsyncDisposable
             config = result.Config!;
         }
 
+        var guard = new SecretLeakGuard();
+        guard.AddSecret(config.Auth.MasterKey);
+        foreach (var provider in config.Providers.Values)
+        {
+            guard.AddSecret(provider.ApiKey);
+        }
+
         var options = new KeelServerOptions { Port = 0, ConfigPath = configPath, DataDirectory = Path.Combine(directory, "data"), WatchConfig = watch };
-        var app = await KeelApp.CreateAsync(options, config, services);
+        var app = await KeelApp.CreateAsync(options, config, s =>
+        {
+            s.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(guard);
+            services?.Invoke(s);
+        });
         await app.StartAsync();
-        return new KeelTestServer(app, directory, configPath);
+        return new KeelTestServer(app, directory, configPath, guard);
     }
 
     public Task<HttpResponseMessage> PostJsonAsync(string path, string json, string? key = null)
@@ -96,6 +109,7 @@ public sealed class KeelTestServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var leaks = _guard.FindLeaks(Path.Combine(Directory, "data"));
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
@@ -103,6 +117,11 @@ public sealed class KeelTestServer : IAsyncDisposable
         catch (IOException)
         {
             // A file still held open by the OS is left for the temp cleaner.
+        }
+
+        if (leaks.Count > 0)
+        {
+            throw new Xunit.Sdk.XunitException("Secrets leaked: " + string.Join("; ", leaks.Distinct().Take(10)));
         }
     }
 }

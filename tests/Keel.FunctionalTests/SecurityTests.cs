@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Routing;
@@ -199,6 +200,32 @@ public sealed class SecurityTests
             {
                 Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
             }
+        }
+    }
+}
+
+/// <summary>The leak guard every test server runs under can see a leak (a guard that cannot fail proves nothing).</summary>
+public sealed class SecretLeakGuardTests
+{
+    [Fact]
+    public void FindsASecretInALogLine_AndInTheDatabaseDirectory()
+    {
+        var guard = new SecretLeakGuard();
+        guard.AddSecret("sk-provider-guard-test-1");
+        guard.AddSecret("short"); // too short to be a secret worth scanning for
+        guard.CreateLogger("Test").Log(Microsoft.Extensions.Logging.LogLevel.Information, "calling with sk-provider-guard-test-1 and short");
+        var directory = Directory.CreateTempSubdirectory("keel-guard-").FullName;
+        File.WriteAllText(Path.Combine(directory, "keel.db"), "row: sk-provider-guard-test-1");
+        try
+        {
+            var leaks = guard.FindLeaks(directory);
+            Assert.Equal(2, leaks.Count);
+            Assert.Contains(leaks, l => l.StartsWith("log line", StringComparison.Ordinal));
+            Assert.Contains(leaks, l => l.StartsWith("keel.db", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
         }
     }
 }

@@ -10,7 +10,11 @@ namespace Keel.Core.Recording;
 /// </summary>
 public static class SpanJson
 {
-    public static byte[] Write(IReadOnlyList<Span> spans)
+    /// <summary>
+    /// The spans as one JSON array. <paramref name="redact"/> scrubs error messages (an upstream error may quote
+    /// the provider key it was sent): they are the one span field that carries text from outside Keel.
+    /// </summary>
+    public static byte[] Write(IReadOnlyList<Span> spans, Func<string, string>? redact = null)
     {
         var buffer = new ArrayBufferWriter<byte>(256 * Math.Max(1, spans.Count));
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -31,7 +35,7 @@ public static class SpanJson
                 writer.WriteBoolean("is_error"u8, span.IsError);
                 if (span.StatusMessage is { } message)
                 {
-                    writer.WriteString("status_message"u8, message);
+                    writer.WriteString("status_message"u8, redact is null ? message : redact(message));
                 }
 
                 writer.WriteStartObject("attributes"u8);

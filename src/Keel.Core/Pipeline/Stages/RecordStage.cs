@@ -175,7 +175,7 @@ internal sealed class RecordStage(TraceRecorder recorder, KeelMetrics metrics) :
             PromptVersion = context.PromptVersion,
             ExperimentId = context.ExperimentId,
             ExperimentArm = context.ExperimentArm,
-            SpansUtf8 = SpanJson.Write(context.Trace.Spans),
+            SpansUtf8 = SpanJson.Write(context.Trace.Spans, context.Snapshot.Secrets.Count > 0 ? context.Snapshot.Redact : null),
         });
     }
 
