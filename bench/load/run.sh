@@ -7,7 +7,9 @@
 #
 # Environment overrides: BENCH_REPS, BENCH_DURATION (s), BENCH_TTFB_N, BENCH_NGINX_WORKERS (proxy
 # nginx worker_processes, default 2 = the machine's cores), BENCH_SKIP_PORTKEY=1, BENCH_SKIP_BUILD=1,
-# BENCH_KEEL_STORE_BODIES=false (recording.store_bodies for Keel; default true = Keel's default).
+# BENCH_KEEL_STORE_BODIES=false (recording.store_bodies for Keel; default true = Keel's default),
+# BENCH_KEEL_LIMITS=1 (Keel is called with a virtual key whose key and project carry rpm, tpm, concurrency and
+# budget limits, none of them reached: identity lookup, admission and settling on every request).
 #
 # Every load goes to 127.0.0.1 only, bounded in time. Every process started here is stopped on exit.
 set -euo pipefail
@@ -35,6 +37,7 @@ else
 fi
 NGINX_WORKERS=${BENCH_NGINX_WORKERS:-2}
 STORE_BODIES=${BENCH_KEEL_STORE_BODIES:-true}
+KEEL_LIMITS=${BENCH_KEEL_LIMITS:-0}
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 note() { printf '    %s\n' "$*" >&2; }
@@ -284,12 +287,25 @@ lua_script() { # file [header=value...]
   } >"$file"
 }
 lua_script "$RUN/post.lua"
+KEEL_LUA="$RUN/post.lua"
+if [ "$KEEL_LIMITS" = 1 ]; then
+  LIMITS='{"rpm":100000000,"tpm":2000000000,"max_concurrent":100000,"daily_budget_usd":1000000,"monthly_budget_usd":10000000}'
+  PROJECT=$(curl -s -H 'content-type: application/json' --data-binary "{\"name\":\"bench\",\"limits\":$LIMITS}" "http://127.0.0.1:$KP/api/projects" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  LIMITED_KEY=$(curl -s -H 'content-type: application/json' \
+    --data-binary "{\"name\":\"bench\",\"role\":\"gateway\",\"project\":\"$PROJECT\",\"limits\":$LIMITS}" "http://127.0.0.1:$KP/api/keys" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+  lua_script "$RUN/post-keel.lua"
+  sed -i "s/Bearer sk-bench/Bearer $LIMITED_KEY/" "$RUN/post-keel.lua"
+  KEEL_LUA="$RUN/post-keel.lua"
+  note "keel is called with a limited gateway key of project $PROJECT"
+fi
 lua_script "$RUN/post-portkey.lua" "x-portkey-provider=openai" "x-portkey-custom-host=http://127.0.0.1:$UP/v1"
 
 declare -A URL LUA SPIDS
 URL[direct]="http://127.0.0.1:$UP/v1/chat/completions"; LUA[direct]="$RUN/post.lua"; SPIDS[direct]="$UP_PID"
 URL[nginx]="http://127.0.0.1:$PX/v1/chat/completions"; LUA[nginx]="$RUN/post.lua"; SPIDS[nginx]="$PX_PID"
-URL[keel]="http://127.0.0.1:$KP/v1/chat/completions"; LUA[keel]="$RUN/post.lua"; SPIDS[keel]="$KEEL_PID"
+URL[keel]="http://127.0.0.1:$KP/v1/chat/completions"; LUA[keel]="$KEEL_LUA"; SPIDS[keel]="$KEEL_PID"
 TARGETS=(direct nginx keel)
 if [ "$HAVE_PORTKEY" = 1 ]; then
   URL[portkey]="http://127.0.0.1:$PK/v1/chat/completions"; LUA[portkey]="$RUN/post-portkey.lua"; SPIDS[portkey]="$PK_PID"
