@@ -117,21 +117,9 @@ public sealed partial class SqliteStore : IAccessStore
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var where = new List<string>();
-        if (query.ProjectId is not null)
-        {
-            where.Add("project_id = $project");
-            command.Parameters.AddWithValue("$project", query.ProjectId);
-        }
-        if (query.Action is not null)
-        {
-            where.Add("action = $action");
-            command.Parameters.AddWithValue("$action", query.Action);
-        }
-        if (query.TargetId is not null)
-        {
-            where.Add("target_id = $target");
-            command.Parameters.AddWithValue("$target", query.TargetId);
-        }
+        Equal(where, command.Parameters, "project_id", "$project", query.ProjectId);
+        Equal(where, command.Parameters, "action", "$action", query.Action);
+        Equal(where, command.Parameters, "target_id", "$target", query.TargetId);
         if (query.BeforeId is { } before)
         {
             where.Add("audit_id < $before");

@@ -48,23 +48,9 @@ public sealed partial class SqliteStore : IScoreStore
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var where = new List<string>();
-        if (query.TraceId is not null)
-        {
-            where.Add("trace_id = $trace");
-            command.Parameters.AddWithValue("$trace", query.TraceId);
-        }
-
-        if (query.ProjectId is not null)
-        {
-            where.Add("project_id = $project");
-            command.Parameters.AddWithValue("$project", query.ProjectId);
-        }
-
-        if (query.Name is not null)
-        {
-            where.Add("name = $name");
-            command.Parameters.AddWithValue("$name", query.Name);
-        }
+        Equal(where, command.Parameters, "trace_id", "$trace", query.TraceId);
+        Equal(where, command.Parameters, "project_id", "$project", query.ProjectId);
+        Equal(where, command.Parameters, "name", "$name", query.Name);
 
         command.CommandText = $"SELECT {ScoreColumns} FROM scores {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")} ORDER BY created_at DESC, rowid DESC LIMIT $limit";
         command.Parameters.AddWithValue("$limit", Math.Clamp(query.Limit, 1, 1000));

@@ -131,17 +131,8 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         var where = new List<string>();
-        if (query.ProjectId is not null)
-        {
-            where.Add("project_id = $project");
-            command.Parameters.AddWithValue("$project", query.ProjectId);
-        }
-
-        if (query.Model is not null)
-        {
-            where.Add("model = $model");
-            command.Parameters.AddWithValue("$model", query.Model);
-        }
+        Equal(where, command.Parameters, "project_id", "$project", query.ProjectId);
+        Equal(where, command.Parameters, "model", "$model", query.Model);
 
         if (query.Before is { } before)
         {
