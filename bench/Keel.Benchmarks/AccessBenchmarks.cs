@@ -73,6 +73,7 @@ public class AccessBenchmarks
         public List<ApiKeyRecord> Keys { get; } = [];
         public ITraceStore Traces => throw new NotSupportedException("keys only");
         public IAccessStore Access => this;
+        public IDataLifecycleStore Lifecycle => throw new NotSupportedException("This store deletes nothing.");
         public Keel.Core.Prompts.IPromptStore Prompts => throw new NotSupportedException("keys only");
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);

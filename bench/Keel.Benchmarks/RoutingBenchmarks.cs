@@ -106,6 +106,7 @@ public class RoutingBenchmarks
     {
         public ITraceStore Traces => this;
         public IAccessStore Access => throw new NotSupportedException("This store holds traces only.");
+        public IDataLifecycleStore Lifecycle => throw new NotSupportedException("This store deletes nothing.");
         public Keel.Core.Prompts.IPromptStore Prompts => throw new NotSupportedException("This pipeline serves no registry prompts.");
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);

@@ -19,6 +19,7 @@ var root = new RootCommand("""
     AccessCommands.Keys(),
     AccessCommands.Projects(),
     AccessCommands.Audit(),
+    AccessCommands.Users(),
     VersionCommand.Create(),
 };
 

@@ -65,6 +65,8 @@ public static partial class KeelApp
         services.AddSingleton<Keel.Core.Feedback.IScoreStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddTraceRecorder(config.Recording.QueueCapacity);
         services.AddHostedService<KeyRefreshService>();
+        services.AddSingleton<RetentionService>();
+        services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
         services.AddKeelGateway();
         services.AddPromptRegistry();
         configureServices?.Invoke(services);

@@ -45,6 +45,10 @@ public sealed class AccessCliTests
         Assert.Contains("key.revoke", stdout, StringComparison.Ordinal);
         Assert.Contains("project.create", stdout, StringComparison.Ordinal);
 
+        (code, stdout, stderr) = await KeelCli.RunAsync("", null, "users", "erase", "nobody@example.com", "--url", url, "--key", adminKey);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("Erased 0 traces and 0 scores", stdout, StringComparison.Ordinal);
+
         (code, _, stderr) = await KeelCli.RunAsync("", null, "keys", "create", "x", "--expires", "soon", "--url", url, "--key", adminKey);
         Assert.Equal(1, code);
         Assert.StartsWith("error: --expires 'soon'", stderr, StringComparison.Ordinal);

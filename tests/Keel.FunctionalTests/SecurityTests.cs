@@ -41,6 +41,7 @@ public sealed class SecurityTests
         ["GET /api/projects/{id}"] = "404",
         ["PATCH /api/projects/{id}"] = "admin only",
         ["GET /api/audit"] = "list: only the caller's project",
+        ["POST /api/erasure"] = "erases in the caller's project only; another project is 404",
         ["GET /api/prompts/"] = "list: only the caller's project",
         ["POST /api/prompts/"] = "writes into the caller's project",
         ["GET /api/prompts/{name}"] = "404",

@@ -61,6 +61,36 @@ internal static class AccessCommands
         return command;
     }
 
+    public static Command Users()
+    {
+        var options = new ClientOptions();
+        var command = new Command("users", "End users of your applications (the 'user' field or x-keel-user-id).");
+        options.AddTo(command);
+        var user = new Argument<string>("user-id") { Description = "The end user's id, as your application sent it." };
+        var project = new Option<string?>("--project") { Description = "Only this project (admin keys; default: every project)." };
+        var erase = new Command("erase", "Erase everything stored about one end user (their traces and scores); the erasure is audited.") { user, project };
+        erase.SetAction((parse, cancellationToken) => KeelClient.RunAsync(options, parse, async (client, json) =>
+        {
+            var body = new JsonObject { ["user_id"] = parse.GetValue(user) };
+            if (parse.GetValue(project) is { } p)
+            {
+                body["project"] = p;
+            }
+            var result = await client.PostAsync("api/erasure", body, cancellationToken);
+            if (json)
+            {
+                KeelClient.PrintJson(result);
+            }
+            else
+            {
+                Console.WriteLine($"Erased {result["traces_deleted"]} traces and {result["scores_deleted"]} scores of that user.");
+            }
+            return 0;
+        }));
+        command.Subcommands.Add(erase);
+        return command;
+    }
+
     public static Command Audit()
     {
         var options = new ClientOptions();

@@ -21,7 +21,7 @@ public static partial class ConfigLoader
     private static readonly string[] RootKeys = ["server", "auth", "recording", "providers", "models", "guardrails"];
     private static readonly string[] ServerKeys = ["max_request_body_bytes"];
     private static readonly string[] AuthKeys = ["master_key"];
-    private static readonly string[] RecordingKeys = ["store_bodies", "queue_capacity"];
+    private static readonly string[] RecordingKeys = ["store_bodies", "queue_capacity", "retention_days"];
     private static readonly string[] ProviderKeys = ["kind", "base_url", "api_key", "api_version", "headers", "timeout", "stream_usage"];
     private static readonly string[] ModelKeys = ["provider", "model", "strategy", "deployments", "fallbacks", "fallback_on", "retries", "retry_budget", "timeouts", "breaker", "price", "guardrails"];
     private static readonly string[] DeploymentKeys = ["provider", "model", "weight", "rpm", "tpm", "price", "cost"];
@@ -177,6 +177,7 @@ public static partial class ConfigLoader
                     {
                         StoreBodies = ReadBool(recMap, "recording", "store_bodies") ?? true,
                         QueueCapacity = (int)(ReadLong(recMap, "recording", "queue_capacity", min: 16) ?? 10_000),
+                        RetentionDays = ReadLong(recMap, "recording", "retention_days", min: 1) is { } days ? (int)Math.Min(days, 100_000) : null,
                     },
                 };
             }

@@ -36,6 +36,9 @@ public sealed record RecordingConfig
     public bool StoreBodies { get; init; } = true;
     /// <summary>Bounded queue between the request path and the store writer.</summary>
     public int QueueCapacity { get; init; } = 10_000;
+
+    /// <summary>Traces older than this many days are deleted (projects may set their own); null = kept.</summary>
+    public int? RetentionDays { get; init; }
 }
 
 public static class ProviderKinds

@@ -15,6 +15,9 @@ public sealed record ProjectRecord
     [JsonPropertyName("name")] public required string Name { get; init; }
     [JsonPropertyName("created_at")] public required DateTimeOffset CreatedAt { get; init; }
     [JsonPropertyName("limits")] public LimitSettings? Limits { get; init; }
+
+    /// <summary>Days its traces are kept; null = the config's <c>recording.retention_days</c>.</summary>
+    [JsonPropertyName("retention_days")] public int? RetentionDays { get; init; }
 }
 
 /// <summary>A virtual key as stored: never the secret, only its SHA-256 and its public prefix.</summary>

@@ -95,14 +95,15 @@ public sealed class KeyRegistry(IKeelStore store, TimeProvider time)
         return created ? project : null;
     }
 
-    /// <summary>Changes a project's limits. Null when there is no such project.</summary>
-    public async Task<ProjectRecord?> UpdateProjectAsync(string projectId, LimitSettings? limits, CallerIdentity actor, CancellationToken cancellationToken)
+    /// <summary>Changes a project's limits and retention. Null when there is no such project.</summary>
+    public async Task<ProjectRecord?> UpdateProjectAsync(string projectId, Func<ProjectRecord, ProjectRecord> change, CallerIdentity actor, CancellationToken cancellationToken)
     {
         if (GetProject(projectId) is not { } before)
         {
             return null;
         }
-        var after = before with { Limits = limits is { IsEmpty: false } ? limits : null };
+        var after = change(before);
+        after = after with { Limits = after.Limits is { IsEmpty: false } ? after.Limits : null };
         await Mutate(() => store.Access.UpdateProjectAsync(after, Audit(actor, "project.update", "project", projectId, projectId, before, after), cancellationToken), cancellationToken);
         return after;
     }

@@ -18,6 +18,8 @@ public static class KeelEventIds
     public const int TraceBatchFailed = 3001;
     public const int TraceBatchDropped = 3004;
     public const int RecorderDrained = 3005;
+    public const int RetentionDeleted = 3100;
+    public const int RetentionFailed = 3101;
 
     public const int OpenOnLoopback = 4000;
     public const int KeyRefreshFailed = 4001;

@@ -14,6 +14,9 @@ public interface IKeelStore : IAsyncDisposable
 
     ITraceStore Traces { get; }
 
+    /// <summary>Retention and erasure.</summary>
+    IDataLifecycleStore Lifecycle { get; }
+
     /// <summary>Projects, virtual keys and the audit log.</summary>
     IAccessStore Access { get; }
 

@@ -27,6 +27,7 @@ internal static class AccessApi
         app.MapPatch("/api/projects/{id}", UpdateProjectAsync).Require(Permission.Admin);
 
         app.MapGet("/api/audit", ListAuditAsync).Require(Permission.ManageProject);
+        app.MapPost("/api/erasure", EraseUserAsync).Require(Permission.ManageProject);
         return app;
     }
 
@@ -191,11 +192,29 @@ internal static class AccessApi
         {
             return error!;
         }
-        if (!TryReadLimits(body, out var limits, out var limitsError))
+        var current = registry.GetProject(id)!;
+        var limits = current.Limits;
+        if (body.ContainsKey("limits") && !TryReadLimits(body, out limits, out var limitsError))
         {
             return limitsError!;
         }
-        var updated = await registry.UpdateProjectAsync(id, limits, http.Caller(), cancellationToken);
+        var retention = current.RetentionDays;
+        if (body.ContainsKey("retention_days"))
+        {
+            if (body["retention_days"] is null)
+            {
+                retention = null;
+            }
+            else if (body["retention_days"] is JsonValue days && days.TryGetValue<int>(out var value) && value >= 1)
+            {
+                retention = value;
+            }
+            else
+            {
+                return ErrorResults.BadRequest("'retention_days' must be a whole number of days of at least 1, or null for the config's recording.retention_days.", "retention_days");
+            }
+        }
+        var updated = await registry.UpdateProjectAsync(id, p => p with { Limits = limits, RetentionDays = retention }, http.Caller(), cancellationToken);
         return updated is null ? NotFoundProject(id) : Results.Json(updated, AccessJson.Default.ProjectRecord);
     }
 
@@ -228,6 +247,44 @@ internal static class AccessApi
             ["next_cursor"] = entries.Count == size ? entries[^1].Id.ToString(CultureInfo.InvariantCulture) : null,
         };
         return Results.Json(page);
+    }
+
+    /// <summary>
+    /// Erases everything stored about one end user (GDPR): their traces and the scores on them, in the caller's
+    /// project (admins: every project, or <c>project</c>). The audit entry names the user by a SHA-256 of the id,
+    /// so the log of the erasure does not itself keep the identifier.
+    /// </summary>
+    private static async Task<IResult> EraseUserAsync(HttpContext http, Core.Storage.IKeelStore store, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var caller = http.Caller();
+        var (body, error) = await ReadObjectAsync(http, cancellationToken);
+        if (body is null)
+        {
+            return error!;
+        }
+        var user = body["user_id"] is JsonValue u && u.TryGetValue<string>(out var userText) && userText.Length > 0 ? userText : null;
+        if (user is null)
+        {
+            return ErrorResults.BadRequest("'user_id' is required: the end user id as sent in 'user' or x-keel-user-id.", "user_id");
+        }
+        var requested = body["project"] is JsonValue p && p.TryGetValue<string>(out var projectText) ? projectText : null;
+        if (!caller.TryScope(requested, out var scope))
+        {
+            return NotFoundProject(requested!);
+        }
+        var hashed = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(user)));
+        var (traces, scores) = await store.Lifecycle.EraseUserAsync(user, scope, (t, s) => new AuditEntry
+        {
+            At = time.GetUtcNow(),
+            Actor = caller.KeyId,
+            ActorRole = caller.Role,
+            ProjectId = scope,
+            Action = "user.erase",
+            TargetType = "end_user",
+            TargetId = hashed,
+            After = $$"""{"traces_deleted":{{t}},"scores_deleted":{{s}}}""",
+        }, cancellationToken);
+        return Results.Json(new JsonObject { ["user"] = hashed, ["project"] = scope, ["traces_deleted"] = traces, ["scores_deleted"] = scores });
     }
 
     /// <summary>The key if the caller may see it (same project, or admin).</summary>

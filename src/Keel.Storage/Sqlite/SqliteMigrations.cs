@@ -93,6 +93,9 @@ internal static partial class SqliteMigrations
             );
             CREATE INDEX ix_audit_project ON audit_log (project_id, audit_id DESC);
             """),
+        new(21, "project retention", """
+            ALTER TABLE projects ADD COLUMN retention_days INTEGER;
+            """),
         .. PromptMigrations,
         new(4, "trace dimensions and cost", """
             ALTER TABLE traces ADD COLUMN session_id TEXT;

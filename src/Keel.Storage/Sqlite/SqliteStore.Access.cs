@@ -13,7 +13,7 @@ public sealed partial class SqliteStore : IAccessStore
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT project_id, name, created_at, limits FROM projects ORDER BY created_at, project_id";
+        command.CommandText = "SELECT project_id, name, created_at, limits, retention_days FROM projects ORDER BY created_at, project_id";
         var result = new List<ProjectRecord>();
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))
@@ -24,6 +24,7 @@ public sealed partial class SqliteStore : IAccessStore
                 Name = r.GetString(1),
                 CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)),
                 Limits = ReadLimits(r, 3),
+                RetentionDays = r.IsDBNull(4) ? null : r.GetInt32(4),
             });
         }
         return result;
@@ -43,7 +44,8 @@ public sealed partial class SqliteStore : IAccessStore
     public Task UpdateProjectAsync(ProjectRecord project, AuditEntry audit, CancellationToken cancellationToken) =>
         WriteWithAuditAsync(audit, command =>
         {
-            command.CommandText = "UPDATE projects SET name = $name, limits = $limits WHERE project_id = $id";
+            command.CommandText = "UPDATE projects SET name = $name, limits = $limits, retention_days = $retention WHERE project_id = $id";
+            command.Parameters.AddWithValue("$retention", (object?)project.RetentionDays ?? DBNull.Value);
             command.Parameters.AddWithValue("$id", project.ProjectId);
             command.Parameters.AddWithValue("$name", project.Name);
             command.Parameters.AddWithValue("$limits", LimitsJson(project.Limits));
@@ -174,7 +176,11 @@ public sealed partial class SqliteStore : IAccessStore
     }
 
     /// <summary>Runs one write and appends its audit entry in the same transaction; the audit entry is only written when the write did something.</summary>
-    private async Task<bool> WriteWithAuditAsync(AuditEntry audit, Func<SqliteCommand, bool> write, CancellationToken cancellationToken)
+    private Task<bool> WriteWithAuditAsync(AuditEntry audit, Func<SqliteCommand, bool> write, CancellationToken cancellationToken) =>
+        WriteWithAuditAsync(() => audit, write, cancellationToken);
+
+    /// <summary>As above, with the audit entry built after the write (so it can carry what the write did).</summary>
+    private async Task<bool> WriteWithAuditAsync(Func<AuditEntry> buildAudit, Func<SqliteCommand, bool> write, CancellationToken cancellationToken)
     {
         var writer = _writer ?? throw new InvalidOperationException("The store is not initialized.");
         await _writeLock.WaitAsync(cancellationToken);
@@ -189,6 +195,7 @@ public sealed partial class SqliteStore : IAccessStore
             }
             if (changed)
             {
+                var audit = buildAudit();
                 using var command = writer.CreateCommand();
                 command.Transaction = transaction;
                 command.CommandText = """

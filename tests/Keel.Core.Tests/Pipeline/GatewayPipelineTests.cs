@@ -39,6 +39,7 @@ public sealed class GatewayPipelineTests
         public List<TraceRecord> Written { get; } = [];
         public ITraceStore Traces => this;
         public IAccessStore Access => throw new NotSupportedException("This store holds traces only.");
+        public IDataLifecycleStore Lifecycle => throw new NotSupportedException("This store deletes nothing.");
         public Keel.Core.Prompts.IPromptStore Prompts => throw new NotSupportedException("This pipeline serves no registry prompts.");
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);

@@ -154,6 +154,7 @@ public sealed class PrometheusExporterTests
     {
         public Keel.Core.Storage.ITraceStore Traces => this;
         public Keel.Core.Storage.IAccessStore Access => throw new NotSupportedException("This store holds traces only.");
+        public Keel.Core.Storage.IDataLifecycleStore Lifecycle => throw new NotSupportedException("This store deletes nothing.");
         public Keel.Core.Prompts.IPromptStore Prompts => throw new NotSupportedException("This store holds traces only.");
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public Task<bool> PingAsync(CancellationToken cancellationToken) => Task.FromResult(true);
