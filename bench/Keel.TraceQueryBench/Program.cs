@@ -17,7 +17,9 @@ using Microsoft.Data.Sqlite;
 // Options: --db PATH (default ./trace-bench.db), --traces N (default 1,000,000; an existing file with
 // fewer traces is topped up), --runs N (queries per kind, default 200), --plans (print each kind's
 // query plan), --limit N (page size, default 50), --sql "STATEMENTS" (run before seeding, for
-// experiments such as dropping a trigger), --runs 0 (seed only).
+// experiments such as dropping a trigger), --runs 0 (seed only), --recorder SPANS_PER_SECOND (instead of
+// queries: offer traces of 6 spans to the real TraceRecorder at that rate for 20 s and report whether the
+// queue stays bounded: the "recorder sustains N spans/s" check).
 var options = Options.Parse(args);
 Console.WriteLine($"database: {options.Db}");
 await using var store = new SqliteStore(options.Db);
@@ -41,14 +43,18 @@ if (existing < options.Traces)
 }
 
 Console.WriteLine($"traces: {await store.CountAsync(CancellationToken.None):N0}, file: {new FileInfo(options.Db).Length / 1024.0 / 1024:N0} MiB (+ WAL {(File.Exists(options.Db + "-wal") ? new FileInfo(options.Db + "-wal").Length / 1024.0 / 1024 : 0):N0} MiB)");
-if (options.Runs > 0)
+if (options.RecorderSpansPerSecond is { } spansPerSecond)
+{
+    await RecorderRun.RunAsync(store, spansPerSecond, seconds: 20);
+}
+else if (options.Runs > 0)
 {
     await QueryRunner.RunAsync(store, options);
 }
 
 return 0;
 
-internal sealed record Options(string Db, long Traces, int Runs, bool Plans, int Limit, string? Sql)
+internal sealed record Options(string Db, long Traces, int Runs, bool Plans, int Limit, string? Sql, int? RecorderSpansPerSecond)
 {
     public static Options Parse(string[] args)
     {
@@ -57,6 +63,7 @@ internal sealed record Options(string Db, long Traces, int Runs, bool Plans, int
         int runs = 200, limit = 50;
         var plans = false;
         string? sql = null;
+        int? recorder = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -67,11 +74,12 @@ internal sealed record Options(string Db, long Traces, int Runs, bool Plans, int
                 case "--limit": limit = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--plans": plans = true; break;
                 case "--sql": sql = args[++i]; break;
+                case "--recorder": recorder = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
 
-        return new Options(db, traces, runs, plans, limit, sql);
+        return new Options(db, traces, runs, plans, limit, sql, recorder);
     }
 }
 
@@ -204,6 +212,16 @@ internal static class Seeder
         }
 
         Console.WriteLine($"seeded {to - from:N0} traces in {clock.Elapsed.TotalSeconds:N1} s; WriteBatchAsync took {writing.Elapsed.TotalSeconds:N1} s: {(to - from) / writing.Elapsed.TotalSeconds:N0} traces/s, {writing.Elapsed.TotalMicroseconds / (to - from):N1} µs a trace, {writingCpu.TotalMicroseconds / (to - from):N1} µs of CPU (indexes, tag table and text index included)");
+    }
+
+    /// <summary>Realistic traces (6 spans each), as the seeder writes them, for the recorder run.</summary>
+    public static List<TraceRecord> Sample(int count, long startedAtMs)
+    {
+        var random = new Random(7);
+        var words = new Zipf(Data.Words.Length, 1.07);
+        var users = new Zipf(Data.Users, 1.1);
+        var tags = new Zipf(Data.Tags.Length, 1.6);
+        return [.. Enumerable.Range(0, count).Select(i => Trace(random, words, users, tags, 1_000_000_000L + i, startedAtMs + i))];
     }
 
     private static TraceRecord Trace(Random random, Zipf words, Zipf users, Zipf tags, long index, long startedAtMs)
@@ -440,5 +458,53 @@ internal static class QueryRunner
                 Console.WriteLine($"   {reader.GetString(3)}");
             }
         }
+    }
+}
+
+/// <summary>
+/// Offers traces to the production TraceRecorder (bounded queue, dedicated writer thread, batches) at a fixed
+/// rate and samples its queue every second: the recorder sustains the rate when the queue stays small and
+/// nothing is dropped.
+/// </summary>
+internal static class RecorderRun
+{
+    private const int SpansPerTrace = 6;
+
+    public static async Task RunAsync(SqliteStore store, int spansPerSecond, int seconds)
+    {
+        var perSecond = spansPerSecond / SpansPerTrace;
+        var traces = Seeder.Sample(Math.Max(1, perSecond) * seconds, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var recorder = new TraceRecorder(store, Microsoft.Extensions.Logging.Abstractions.NullLogger<TraceRecorder>.Instance);
+        await recorder.StartAsync(CancellationToken.None);
+        Console.WriteLine($"offering {perSecond:N0} traces/s ({perSecond * SpansPerTrace:N0} spans/s) for {seconds} s");
+        var clock = Stopwatch.StartNew();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var next = 0;
+        var depths = new List<int>();
+        for (var second = 0; second < seconds; second++)
+        {
+            for (var tick = 0; tick < 100; tick++)
+            {
+                var due = (int)Math.Min(traces.Count, (long)perSecond * ((second * 100) + tick + 1) / 100);
+                while (next < due)
+                {
+                    recorder.Record(traces[next++]);
+                }
+                var wait = TimeSpan.FromMilliseconds(((second * 100) + tick + 1) * 10) - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait);
+                }
+            }
+            depths.Add(recorder.QueueDepth);
+        }
+        var offeredFor = clock.Elapsed;
+        await recorder.FlushAsync(CancellationToken.None);
+        var drain = clock.Elapsed - offeredFor;
+        var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        await recorder.StopAsync(CancellationToken.None);
+        Console.WriteLine($"queue depth each second: {string.Join(" ", depths)}");
+        Console.WriteLine($"offered {next:N0} traces in {offeredFor.TotalSeconds:N1} s; written {recorder.Written:N0}, dropped {recorder.Dropped:N0}; drained the rest in {drain.TotalMilliseconds:N0} ms");
+        Console.WriteLine($"sustained: {(recorder.Dropped == 0 && depths.Max() < perSecond ? "yes" : "NO")} (max queue depth {depths.Max():N0}, last {depths[^1]:N0}); process CPU {used.TotalSeconds / offeredFor.TotalSeconds:P0} of one core");
     }
 }
