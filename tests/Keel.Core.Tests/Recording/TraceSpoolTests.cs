@@ -234,6 +234,28 @@ public sealed class TraceSpoolTests : IDisposable
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"t-{i}"), read.Select(t => t.TraceId));
     }
 
+    [Fact]
+    public async Task Recorder_StoreAndSpoolDiskBothFail_DropsAndLogsAnErrorNamingThePath()
+    {
+        // A file where the spool directory should be: creating the spool fails like a broken disk.
+        Directory.CreateDirectory(_directory);
+        var blocked = Path.Combine(_directory, "spool");
+        File.WriteAllText(blocked, "not a directory");
+        var logger = new CapturingLogger();
+        var recorder = new TraceRecorder(new ListStore { Failing = true }, logger, spoolDirectory: blocked);
+        await recorder.StartAsync(CancellationToken.None);
+        for (var i = 0; i < 10; i++)
+        {
+            recorder.Record(Full($"t-{i}"));
+        }
+
+        await recorder.StopAsync(CancellationToken.None);
+
+        Assert.Equal(10, recorder.Dropped);
+        Assert.Equal(0, recorder.Spooled);
+        Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Error && e.Message.Contains(blocked, StringComparison.Ordinal));
+    }
+
     private static TraceRecord RoundTrip(TraceRecord trace)
     {
         var buffer = new ArrayBufferWriter<byte>();
@@ -318,5 +340,20 @@ public sealed class TraceSpoolTests : IDisposable
         public Task<long> CountAsync(CancellationToken cancellationToken) => Task.FromResult((long)_ids.Count);
         public Task<IReadOnlyList<TraceRecord>> ListAsync(TraceQuery query, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<TraceRecord>>([]);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    private sealed class CapturingLogger : Microsoft.Extensions.Logging.ILogger<TraceRecorder>
+    {
+        private readonly ConcurrentQueue<(Microsoft.Extensions.Logging.LogLevel Level, string Message)> _entries = new();
+
+        public IReadOnlyList<(Microsoft.Extensions.Logging.LogLevel Level, string Message)> Entries => [.. _entries];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _entries.Enqueue((logLevel, formatter(state, exception)));
     }
 }
