@@ -42,12 +42,16 @@ public static class KeelServiceCollectionExtensions
     }
 
     /// <summary>The recorder as a hosted service and as itself.</summary>
-    public static IServiceCollection AddTraceRecorder(this IServiceCollection services, int capacity)
+    /// <param name="services">The container.</param>
+    /// <param name="capacity">Traces the queue holds.</param>
+    /// <param name="spoolDirectory">Where traces wait while the store fails; null drops them after retries.</param>
+    public static IServiceCollection AddTraceRecorder(this IServiceCollection services, int capacity, string? spoolDirectory = null)
     {
         services.TryAddSingleton(sp => new TraceRecorder(
             sp.GetRequiredService<Storage.IKeelStore>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TraceRecorder>>(),
-            capacity));
+            capacity,
+            spoolDirectory));
         services.AddHostedService(sp => sp.GetRequiredService<TraceRecorder>());
         return services;
     }

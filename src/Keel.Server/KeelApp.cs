@@ -63,7 +63,7 @@ public static partial class KeelApp
         services.AddSingleton<ITraceQueryStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<ITraceSummaryStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<Keel.Core.Feedback.IScoreStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddTraceRecorder(config.Recording.QueueCapacity);
+        services.AddTraceRecorder(config.Recording.QueueCapacity, Path.Combine(options.DataDirectory, "spool"));
         services.AddHostedService<KeyRefreshService>();
         services.AddSingleton<RetentionService>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());

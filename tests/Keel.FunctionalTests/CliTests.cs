@@ -158,7 +158,7 @@ public sealed class CliTests : IDisposable
         var log = await stdout;
         Assert.Contains("Keel listening on http://127.0.0.1:", log);
         Assert.Contains("keel keys create ops --role admin", log);
-        Assert.Contains("1 written, 0 dropped", log);
+        Assert.Contains("1 written, 0 spooled, 0 replayed, 0 dropped", log);
     }
 
     private static int FreePort()

@@ -68,7 +68,9 @@ public sealed class MetricsEndpointTests
         Assert.Equal(0, samples.Value("keel_recorder_queue_depth"));
         Assert.Equal(5, samples.Value("keel_recorder_written_total"));
         Assert.Equal(0, samples.Value("keel_recorder_dropped_total"));
-        Assert.DoesNotContain(samples, s => s.Name.Contains("spool", StringComparison.Ordinal));
+        Assert.Equal("counter", types["keel_recorder_spooled_total"]);
+        Assert.Equal(0, samples.Value("keel_recorder_spooled_total"));
+        Assert.Equal(0, samples.Value("keel_recorder_replayed_total"));
     }
 
     [Fact]

@@ -9,24 +9,49 @@ namespace Keel.Core.Recording;
 /// <summary>
 /// Takes finished traces off the request path: a bounded channel in front, one writer behind that
 /// inserts in batches. The request path never waits on storage; a full queue is counted and logged.
+/// When the store fails and a spool directory is set, batches go to an append-only spool on local
+/// disk (<see cref="TraceSpool"/>) until a probe finds the store back; the spool is then replayed in
+/// order, and only then does writing to the store resume. Traces are dropped only when the queue is
+/// full or the spool's disk fails.
 /// </summary>
-public sealed partial class TraceRecorder : BackgroundService
+public sealed partial class TraceRecorder : IHostedService, IDisposable
 {
     private const int MaxBatch = 512;
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(10);
+    /// <summary>Without a spool, a batch waits out these before it is dropped.</summary>
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
+    /// <summary>With a spool, one short retry (a lock, a blip) before spooling; the queue must not back up.</summary>
+    private static readonly TimeSpan[] SpoolRetryDelays = [TimeSpan.FromMilliseconds(200)];
+    private static readonly TimeSpan FirstProbe = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxProbe = TimeSpan.FromSeconds(10);
 
     private readonly Channel<TraceRecord> _channel;
     private readonly IKeelStore _store;
     private readonly ILogger<TraceRecorder> _logger;
+    private readonly string? _spoolDirectory;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _writer;
+    private TraceSpool? _spool;
+    private Task<bool>? _pendingWait;
+    private TimeSpan _probeDelay = FirstProbe;
+    private long _nextProbeAt;
     private long _dropped;
     private long _written;
+    private long _spooled;
+    private long _replayed;
     private long _lastFullWarning;
+    private int _inFlight;
+    private int _spoolPending;
 
-    public TraceRecorder(IKeelStore store, ILogger<TraceRecorder> logger, int capacity = 10_000)
+    /// <param name="store">Where traces go.</param>
+    /// <param name="logger">The recorder's log.</param>
+    /// <param name="capacity">Traces the queue holds before it drops new ones.</param>
+    /// <param name="spoolDirectory">Where batches go while the store fails (<c>DATA/spool</c>); null drops them after retries.</param>
+    public TraceRecorder(IKeelStore store, ILogger<TraceRecorder> logger, int capacity = 10_000, string? spoolDirectory = null)
     {
         _store = store;
         _logger = logger;
+        _spoolDirectory = spoolDirectory;
         _channel = Channel.CreateBounded<TraceRecord>(new BoundedChannelOptions(capacity)
         {
             FullMode = BoundedChannelFullMode.DropWrite,
@@ -34,10 +59,17 @@ public sealed partial class TraceRecorder : BackgroundService
         });
     }
 
-    /// <summary>Traces refused because the queue was full, or given up after the store kept failing.</summary>
+    /// <summary>Traces refused because the queue was full, or lost because neither the store nor the spool took them.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
+    /// <summary>Traces written to the store, replayed ones included.</summary>
     public long Written => Interlocked.Read(ref _written);
+
+    /// <summary>Traces appended to the spool because the store failed.</summary>
+    public long Spooled => Interlocked.Read(ref _spooled);
+
+    /// <summary>Spooled traces since written to the store.</summary>
+    public long Replayed => Interlocked.Read(ref _replayed);
 
     public int QueueDepth => _channel.Reader.Count;
 
@@ -56,25 +88,35 @@ public sealed partial class TraceRecorder : BackgroundService
         }
     }
 
-    /// <summary>Waits until everything queued so far is written (tests and shutdown).</summary>
+    /// <summary>
+    /// Waits until everything queued so far is in the store, spooled traces included (tests and
+    /// shutdown). While the store is down this waits for it to come back, so pass a deadline.
+    /// </summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
-        while (_channel.Reader.Count > 0 || Volatile.Read(ref _inFlight) > 0)
+        while (_channel.Reader.Count > 0 || Volatile.Read(ref _inFlight) > 0 || Volatile.Read(ref _spoolPending) > 0)
         {
             await Task.Delay(5, cancellationToken);
         }
     }
 
-    private int _inFlight;
-
     /// <summary>
-    /// The writer runs on a thread of its own: SQLite calls block, and a blocked thread-pool thread
+    /// Starts the writer on a thread of its own: SQLite calls block, and a blocked thread-pool thread
     /// on a 2-core machine starves the request path until the pool grows (tail latency in the tens
-    /// of milliseconds).
+    /// of milliseconds). Started here rather than in a BackgroundService's ExecuteAsync, which runs
+    /// later and not at all when the host stops at once; the queue must be drained either way.
     /// </summary>
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
+        if (_spoolDirectory is not null)
+        {
+            // A spool left by an earlier run is replayed before anything new is written.
+            _spool = new TraceSpool(_spoolDirectory, _logger);
+            Volatile.Write(ref _spoolPending, _spool.HasPending ? 1 : 0);
+        }
+
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stoppingToken = _stopping.Token;
         var thread = new Thread(() =>
         {
             try
@@ -86,21 +128,48 @@ public sealed partial class TraceRecorder : BackgroundService
             {
                 done.TrySetException(ex);
             }
+            finally
+            {
+                _spool?.Dispose();
+            }
         })
         {
             IsBackground = true,
             Name = "keel-trace-writer",
         };
         thread.Start();
-        return done.Task;
+        _writer = done.Task;
+        return Task.CompletedTask;
     }
 
     private void WriteLoop(CancellationToken stoppingToken)
     {
         var batch = new List<TraceRecord>(MaxBatch);
         var reader = _channel.Reader;
-        while (WaitToRead(reader))
+        while (true)
         {
+            var spooling = _spool is { HasPending: true };
+            if (spooling && !stoppingToken.IsCancellationRequested && Environment.TickCount64 >= _nextProbeAt)
+            {
+                ProbeAndReplay(batch, stoppingToken);
+                continue;
+            }
+
+            // While spooling, wake up for the next probe even if no trace arrives.
+            var timeout = spooling && !stoppingToken.IsCancellationRequested
+                ? TimeSpan.FromMilliseconds(Math.Max(1, _nextProbeAt - Environment.TickCount64))
+                : Timeout.InfiniteTimeSpan;
+            var wait = WaitToRead(reader, timeout);
+            if (wait == false)
+            {
+                return;
+            }
+
+            if (wait is null)
+            {
+                continue;
+            }
+
             Volatile.Write(ref _inFlight, 1);
             // Commit cost is per transaction (the pages of every index are rewritten), so wait a
             // moment for a batch to fill instead of committing a trace at a time.
@@ -114,28 +183,55 @@ public sealed partial class TraceRecorder : BackgroundService
                 batch.Add(trace);
             }
 
-            WriteWithRetries(batch, stoppingToken);
+            if (_spool is { HasPending: true } spool)
+            {
+                // Behind spooled traces: the store gets them only in order, through the replay.
+                AppendToSpool(spool, batch);
+            }
+            else
+            {
+                WriteOrSpool(batch, stoppingToken);
+            }
+
             batch.Clear();
             Volatile.Write(ref _inFlight, 0);
         }
     }
 
-    private static bool WaitToRead(ChannelReader<TraceRecord> reader)
+    /// <summary>True when a trace is ready, false when the queue is complete and empty, null on timeout.</summary>
+    private bool? WaitToRead(ChannelReader<TraceRecord> reader, TimeSpan timeout)
     {
-        var wait = reader.WaitToReadAsync(CancellationToken.None);
-        return wait.IsCompleted ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+        // One wait is kept across timeouts: abandoned waits would pile up in the channel.
+        var wait = _pendingWait ?? reader.WaitToReadAsync(CancellationToken.None).AsTask();
+        if (!wait.IsCompleted && !wait.Wait(timeout))
+        {
+            _pendingWait = wait;
+            return null;
+        }
+
+        _pendingWait = null;
+        return wait.GetAwaiter().GetResult();
     }
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Stops accepting traces and waits until the writer has drained the queue.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        // Stop accepting, let the writer drain what is queued, then stop.
+        // Stop accepting; the writer drains what is queued (to the store, or to the spool while the
+        // store is down) without waiting between retries or probing, then stops.
         _channel.Writer.TryComplete();
-        await base.StopAsync(cancellationToken);
-        Log.Drained(_logger, Written, Dropped);
+        await _stopping.CancelAsync();
+        if (_writer is { } writer)
+        {
+            // Like BackgroundService: give up waiting when the host's shutdown timeout passes.
+            await Task.WhenAny(writer, Task.Delay(Timeout.Infinite, cancellationToken));
+        }
+
+        Log.Drained(_logger, Written, Spooled, Replayed, Dropped);
     }
 
-    private void WriteWithRetries(List<TraceRecord> batch, CancellationToken stoppingToken)
+    private void WriteOrSpool(List<TraceRecord> batch, CancellationToken stoppingToken)
     {
+        var delays = _spool is null ? RetryDelays : SpoolRetryDelays;
         for (var attempt = 0; ; attempt++)
         {
             try
@@ -144,11 +240,18 @@ public sealed partial class TraceRecorder : BackgroundService
                 Interlocked.Add(ref _written, batch.Count);
                 return;
             }
-            catch (Exception ex) when (attempt < RetryDelays.Length)
+            catch (Exception ex) when (attempt < delays.Length && !stoppingToken.IsCancellationRequested)
             {
                 Log.BatchFailed(_logger, batch.Count, attempt + 1, ex);
-                // Shutting down: one last attempt without waiting.
-                stoppingToken.WaitHandle.WaitOne(RetryDelays[attempt]);
+                stoppingToken.WaitHandle.WaitOne(delays[attempt]);
+            }
+            catch (Exception ex) when (_spool is not null)
+            {
+                Log.StoreDown(_logger, batch.Count, _spool.Directory, ex);
+                _probeDelay = FirstProbe;
+                _nextProbeAt = Environment.TickCount64 + (long)_probeDelay.TotalMilliseconds;
+                AppendToSpool(_spool, batch);
+                return;
             }
             catch (Exception ex)
             {
@@ -158,6 +261,100 @@ public sealed partial class TraceRecorder : BackgroundService
             }
         }
     }
+
+    private void AppendToSpool(TraceSpool spool, List<TraceRecord> batch)
+    {
+        try
+        {
+            spool.Append(batch);
+            Interlocked.Add(ref _spooled, batch.Count);
+            Volatile.Write(ref _spoolPending, 1);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Interlocked.Add(ref _dropped, batch.Count);
+            Log.SpoolFailed(_logger, batch.Count, spool.CurrentPath, ex);
+        }
+    }
+
+    /// <summary>
+    /// Replays the spool batch by batch while the store takes it. Traces arriving meanwhile are
+    /// appended behind it, so the store sees everything in order and the queue does not back up.
+    /// </summary>
+    private void ProbeAndReplay(List<TraceRecord> batch, CancellationToken stoppingToken)
+    {
+        var spool = _spool!;
+        Volatile.Write(ref _inFlight, 1);
+        long replayed = 0;
+        try
+        {
+            if (!_store.PingAsync(CancellationToken.None).GetAwaiter().GetResult())
+            {
+                Backoff(null);
+                return;
+            }
+
+            while (spool.HasPending && !stoppingToken.IsCancellationRequested)
+            {
+                spool.ReadBatch(MaxBatch, batch);
+                if (batch.Count > 0)
+                {
+                    _store.Traces.WriteBatchAsync(batch, CancellationToken.None).GetAwaiter().GetResult();
+                }
+
+                spool.Commit();
+                replayed += batch.Count;
+                Interlocked.Add(ref _written, batch.Count);
+                Interlocked.Add(ref _replayed, batch.Count);
+                batch.Clear();
+
+                var reader = _channel.Reader;
+                while (reader.TryRead(out var trace))
+                {
+                    batch.Add(trace);
+                    if (batch.Count == MaxBatch)
+                    {
+                        AppendToSpool(spool, batch);
+                        batch.Clear();
+                    }
+                }
+
+                if (batch.Count > 0)
+                {
+                    AppendToSpool(spool, batch);
+                    batch.Clear();
+                }
+            }
+
+            if (!spool.HasPending)
+            {
+                Volatile.Write(ref _spoolPending, 0);
+                _probeDelay = FirstProbe;
+                Log.Replayed(_logger, replayed, spool.Directory);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Records read but not committed are read again at the next probe; the store's upsert
+            // makes a batch written twice harmless.
+            batch.Clear();
+            spool.Rewind();
+            Backoff(ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _inFlight, 0);
+        }
+    }
+
+    private void Backoff(Exception? exception)
+    {
+        Log.ProbeFailed(_logger, _probeDelay.TotalSeconds, exception);
+        _nextProbeAt = Environment.TickCount64 + (long)_probeDelay.TotalMilliseconds;
+        _probeDelay = TimeSpan.FromTicks(Math.Min(MaxProbe.Ticks, _probeDelay.Ticks * 2));
+    }
+
+    public void Dispose() => _stopping.Dispose();
 
     private static partial class Log
     {
@@ -170,7 +367,19 @@ public sealed partial class TraceRecorder : BackgroundService
         [LoggerMessage(KeelEventIds.TraceBatchDropped, LogLevel.Error, "Gave up writing {TraceCount} traces after retries.")]
         public static partial void BatchDropped(ILogger logger, int traceCount, Exception exception);
 
-        [LoggerMessage(KeelEventIds.RecorderDrained, LogLevel.Information, "Trace recorder stopped: {WrittenTotal} written, {DroppedTotal} dropped.")]
-        public static partial void Drained(ILogger logger, long writtenTotal, long droppedTotal);
+        [LoggerMessage(KeelEventIds.RecorderDrained, LogLevel.Information, "Trace recorder stopped: {WrittenTotal} written, {SpooledTotal} spooled, {ReplayedTotal} replayed, {DroppedTotal} dropped.")]
+        public static partial void Drained(ILogger logger, long writtenTotal, long spooledTotal, long replayedTotal, long droppedTotal);
+
+        [LoggerMessage(KeelEventIds.TracesSpooled, LogLevel.Warning, "The store failed; spooling traces to {SpoolDirectory} from a batch of {TraceCount} until it is back.")]
+        public static partial void StoreDown(ILogger logger, int traceCount, string spoolDirectory, Exception exception);
+
+        [LoggerMessage(KeelEventIds.SpoolWriteFailed, LogLevel.Error, "Could not append {TraceCount} traces to the spool {Path}; they are dropped.")]
+        public static partial void SpoolFailed(ILogger logger, int traceCount, string path, Exception exception);
+
+        [LoggerMessage(KeelEventIds.SpoolReplayed, LogLevel.Information, "The store is back: {TraceCount} spooled traces replayed from {SpoolDirectory}.")]
+        public static partial void Replayed(ILogger logger, long traceCount, string spoolDirectory);
+
+        [LoggerMessage(KeelEventIds.SpoolProbeFailed, LogLevel.Debug, "The store is still down; next probe in {DelaySeconds} s.")]
+        public static partial void ProbeFailed(ILogger logger, double delaySeconds, Exception? exception);
     }
 }

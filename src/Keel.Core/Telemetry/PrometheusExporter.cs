@@ -9,7 +9,7 @@ namespace Keel.Core.Telemetry;
 /// <summary>
 /// Writes Keel's metrics in the Prometheus text exposition format (version 0.0.4): the counters of
 /// <see cref="KeelMetrics"/>, and gauges read at scrape time from the routes (circuit breakers,
-/// calls in flight) and the trace recorder (queue depth, written and dropped traces).
+/// calls in flight) and the trace recorder (queue depth, written, dropped, spooled and replayed traces).
 /// </summary>
 public static class PrometheusExporter
 {
@@ -104,6 +104,10 @@ public static class PrometheusExporter
             Sample(text, "keel_recorder_written_total", [], recorder.Written);
             Family(text, "keel_recorder_dropped_total", "counter", "Traces dropped: queue full, or the store kept failing.");
             Sample(text, "keel_recorder_dropped_total", [], recorder.Dropped);
+            Family(text, "keel_recorder_spooled_total", "counter", "Traces appended to the local spool because the store failed.");
+            Sample(text, "keel_recorder_spooled_total", [], recorder.Spooled);
+            Family(text, "keel_recorder_replayed_total", "counter", "Spooled traces replayed into the store after it recovered.");
+            Sample(text, "keel_recorder_replayed_total", [], recorder.Replayed);
         }
 
         return text.ToString();
