@@ -19,6 +19,7 @@ public static class KeelServiceCollectionExtensions
         services.TryAddSingleton<RecordStage>();
         services.TryAddSingleton<CallStage>();
         services.TryAddSingleton<Identity.KeyRegistry>();
+        services.TryAddSingleton<Telemetry.Otlp.OtlpExporter>();
         services.TryAddSingleton<Admission.LimitEnforcer>();
         services.AddGatewayStage<IdentityStage>();
         services.AddGatewayStage<IngressStage>();

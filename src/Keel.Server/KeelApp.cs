@@ -65,6 +65,7 @@ public static partial class KeelApp
         services.AddSingleton<Keel.Core.Feedback.IScoreStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddTraceRecorder(config.Recording.QueueCapacity, Path.Combine(options.DataDirectory, "spool"));
         services.AddHostedService<KeyRefreshService>();
+        services.AddHostedService(sp => sp.GetRequiredService<Keel.Core.Telemetry.Otlp.OtlpExporter>());
         services.AddSingleton<RetentionService>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
         services.AddKeelGateway();

@@ -18,7 +18,7 @@ public static partial class ConfigLoader
     /// <summary>Models of the built-in offline provider, always present.</summary>
     public static readonly IReadOnlyList<string> BuiltInModels = ["local/echo", "local/extractive", "local/hash-embed"];
 
-    private static readonly string[] RootKeys = ["server", "auth", "recording", "providers", "models", "guardrails"];
+    private static readonly string[] RootKeys = ["server", "auth", "recording", "providers", "models", "guardrails", "telemetry"];
     private static readonly string[] ServerKeys = ["max_request_body_bytes"];
     private static readonly string[] AuthKeys = ["master_key"];
     private static readonly string[] RecordingKeys = ["store_bodies", "queue_capacity", "retention_days"];
@@ -209,6 +209,11 @@ public static partial class ConfigLoader
             }
 
             CheckFallbacks(models);
+            if (Child(map, "telemetry") is { } telemetryNode)
+            {
+                config = config with { Telemetry = ReadTelemetry(telemetryNode) };
+            }
+
             var guardrails = Child(map, "guardrails") is { } guardrailsNode ? ReadGuardrails(guardrailsNode) : new GuardrailsConfig();
             CheckGuardrailReferences(guardrails, models, providers);
             return config with

@@ -13,9 +13,23 @@ public sealed record KeelConfig
     public FrozenDictionary<string, ProviderConfig> Providers { get; init; } = FrozenDictionary<string, ProviderConfig>.Empty;
     public FrozenDictionary<string, ModelConfig> Models { get; init; } = FrozenDictionary<string, ModelConfig>.Empty;
     public GuardrailsConfig Guardrails { get; init; } = new();
+    public TelemetryConfig Telemetry { get; init; } = new();
 
     /// <summary>The config used when there is no file: the built-in local provider alone.</summary>
     public static KeelConfig Default { get; } = ConfigLoader.WithBuiltIns(new KeelConfig());
+}
+
+/// <summary>Where traces are exported besides Keel's own store.</summary>
+public sealed record TelemetryConfig
+{
+    /// <summary>OTLP/HTTP collector base URL (traces go to <c>{endpoint}/v1/traces</c>, protobuf); null = no export.</summary>
+    public string? OtlpEndpoint { get; init; }
+
+    /// <summary>Headers sent with each export (e.g. an API key of a hosted backend).</summary>
+    public FrozenDictionary<string, string> OtlpHeaders { get; init; } = FrozenDictionary<string, string>.Empty;
+
+    /// <summary>The <c>service.name</c> resource attribute.</summary>
+    public string ServiceName { get; init; } = "keel";
 }
 
 public sealed record ServerConfig

@@ -27,6 +27,7 @@ public static class KeelEventIds
     public const int SpoolProbeFailed = 3012;
     public const int RetentionDeleted = 3100;
     public const int RetentionFailed = 3101;
+    public const int OtlpExportFailed = 3200;
 
     public const int OpenOnLoopback = 4000;
     public const int KeyRefreshFailed = 4001;

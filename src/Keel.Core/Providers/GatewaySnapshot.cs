@@ -21,7 +21,7 @@ public sealed class GatewaySnapshot
         Models = config.Models.ToFrozenDictionary(m => m.Key, m => BuildRoute(m.Value), StringComparer.Ordinal);
         MasterKeyHash = config.Auth.MasterKey is { } key ? SHA256.HashData(Encoding.UTF8.GetBytes(key)) : null;
         Guardrails = new Guardrails.GuardrailPolicySet(config.Guardrails);
-        Secrets = [.. config.Providers.Values.Select(p => p.ApiKey).Append(config.Auth.MasterKey).OfType<string>().Where(s => s.Length >= 4)];
+        Secrets = [.. config.Providers.Values.Select(p => p.ApiKey).Append(config.Auth.MasterKey).Concat(config.Telemetry.OtlpHeaders.Values).OfType<string>().Where(s => s.Length >= 4)];
     }
 
     public KeelConfig Config { get; }

@@ -20,7 +20,7 @@ namespace Keel.Core.Pipeline.Stages;
 /// (<c>stream_options.include_usage</c>); the usage-only chunk that then ends the stream is dropped
 /// here, after it has been read, so the client sees exactly the stream it asked for.
 /// </remarks>
-internal sealed class RecordStage(TraceRecorder recorder, KeelMetrics metrics) : IGatewayStage
+internal sealed class RecordStage(TraceRecorder recorder, KeelMetrics metrics, Telemetry.Otlp.OtlpExporter exporter) : IGatewayStage
 {
     public string Name => "gateway";
 
@@ -144,7 +144,7 @@ internal sealed class RecordStage(TraceRecorder recorder, KeelMetrics metrics) :
             }
         }
 
-        recorder.Record(new TraceRecord
+        var record = new TraceRecord
         {
             TraceId = context.TraceId,
             StartedAt = context.StartedAt,
@@ -176,7 +176,9 @@ internal sealed class RecordStage(TraceRecorder recorder, KeelMetrics metrics) :
             ExperimentId = context.ExperimentId,
             ExperimentArm = context.ExperimentArm,
             SpansUtf8 = SpanJson.Write(context.Trace.Spans, context.Snapshot.Secrets.Count > 0 ? context.Snapshot.Redact : null),
-        });
+        };
+        recorder.Record(record);
+        exporter.Enqueue(record, context.Snapshot.Config.Telemetry);
     }
 
     /// <summary>
