@@ -63,6 +63,7 @@ public static partial class KeelApp
         services.AddSingleton<ITraceQueryStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<ITraceSummaryStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<Keel.Core.Feedback.IScoreStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<IAppSpanStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddTraceRecorder(config.Recording.QueueCapacity, Path.Combine(options.DataDirectory, "spool"));
         services.AddHostedService<KeyRefreshService>();
         services.AddHostedService(sp => sp.GetRequiredService<Keel.Core.Telemetry.Otlp.OtlpExporter>());
@@ -93,6 +94,7 @@ public static partial class KeelApp
         app.MapRoutesApi();
         app.MapGuardrailsApi();
         app.MapAccessApi();
+        app.MapOtlpApi();
         app.MapPromptsApi();
         app.MapExperimentsApi();
         app.MapFallback(UnmatchedRequest);

@@ -31,6 +31,7 @@ public sealed class SecurityTests
         ["POST /api/scores/"] = "404 for another project's trace",
         ["GET /api/scores/"] = "list: only the caller's project",
         ["POST /v1/guardrails/scan"] = "not tenant data (scans the text sent)",
+        ["POST /v1/traces"] = "writes into the caller's project; reads are scoped by GET /api/traces/{traceId}",
         ["POST /api/keys"] = "404 for another project",
         ["GET /api/keys"] = "list: only the caller's project",
         ["GET /api/keys/{id}"] = "404",

@@ -68,6 +68,9 @@ public sealed record TraceRecord
     /// <summary>The request's <c>metadata</c> object.</summary>
     public System.Text.Json.JsonElement? Metadata => MetadataJson is null ? null : ParseJson(MetadataJson);
 
+    /// <summary>Spans the application sent for this trace over OTLP (filled by <c>GET /api/traces/{id}</c>).</summary>
+    public IReadOnlyList<SpanRecord>? AppSpans { get; init; }
+
     /// <summary>Scores and feedback on the trace (filled by <c>GET /api/traces/{id}</c>; null in lists).</summary>
     public IReadOnlyList<Feedback.ScoreRecord>? Scores { get; init; }
 

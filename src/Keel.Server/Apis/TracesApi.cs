@@ -1,3 +1,4 @@
+using Keel.Core.Recording;
 using Keel.Core.Identity;
 using Keel.Core.Feedback;
 using Keel.Core.Storage;
@@ -100,15 +101,24 @@ internal static class TracesApi
         };
     }
 
-    private static async Task<IResult> GetAsync(HttpContext http, IKeelStore store, IScoreStore scores, string traceId, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(HttpContext http, IKeelStore store, IScoreStore scores, IAppSpanStore appSpans, string traceId, CancellationToken cancellationToken)
     {
+        var caller = http.Caller();
+        var scope = caller.Role == Roles.Admin ? null : caller.ProjectId ?? Projects.Default;
         var trace = await store.Traces.GetAsync(traceId, cancellationToken);
-        if (trace is null || !http.Caller().CanSee(trace.ProjectId))
+        var applicationSpans = await appSpans.ListAppSpansAsync(traceId, scope, cancellationToken);
+        if (trace is null || !caller.CanSee(trace.ProjectId))
         {
-            return ErrorResults.NotFound($"No trace with id '{traceId}'. Traces are written a moment after the request ends.");
+            if (applicationSpans.Count == 0)
+            {
+                return ErrorResults.NotFound($"No trace with id '{traceId}'. Traces are written a moment after the request ends.");
+            }
+
+            // Only the application's spans: no gateway call carried this trace id (yet).
+            trace = new TraceRecord { TraceId = traceId, StartedAt = applicationSpans[0].StartedAt, Operation = "app", ProjectId = scope };
         }
 
-        var traceScores = await scores.ListScoresAsync(new ScoreQuery { TraceId = traceId, Limit = 1000 }, cancellationToken);
-        return TypedResults.Json(trace with { Scores = traceScores }, ControlPlaneJsonContext.Default.TraceRecord);
+        var traceScores = await scores.ListScoresAsync(new ScoreQuery { TraceId = traceId, ProjectId = scope, Limit = 1000 }, cancellationToken);
+        return TypedResults.Json(trace with { Scores = traceScores, AppSpans = applicationSpans.Count > 0 ? applicationSpans : null }, ControlPlaneJsonContext.Default.TraceRecord);
     }
 }

@@ -57,6 +57,22 @@ internal static partial class SqliteMigrations
             CREATE INDEX ix_scores_trace ON scores (trace_id);
             CREATE INDEX ix_scores_name_created ON scores (name, created_at DESC);
             """),
+        new(7, "application spans (OTLP ingest)", """
+            CREATE TABLE app_spans (
+                trace_id        TEXT NOT NULL,
+                span_id         TEXT NOT NULL,
+                project_id      TEXT NOT NULL,
+                parent_span_id  TEXT,
+                name            TEXT NOT NULL,
+                start_ns        INTEGER NOT NULL,   -- unix nanoseconds, as OTLP sends them
+                end_ns          INTEGER NOT NULL,
+                is_error        INTEGER NOT NULL,
+                status_message  TEXT,
+                attributes      TEXT NOT NULL,      -- JSON object
+                service_name    TEXT,
+                PRIMARY KEY (trace_id, span_id)
+            );
+            """),
         new(20, "projects, keys, audit", """
             CREATE TABLE projects (
                 project_id  TEXT PRIMARY KEY,
