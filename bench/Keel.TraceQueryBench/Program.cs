@@ -504,7 +504,7 @@ internal static class RecorderRun
         var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         await recorder.StopAsync(CancellationToken.None);
         Console.WriteLine($"queue depth each second: {string.Join(" ", depths)}");
-        Console.WriteLine($"offered {next:N0} traces in {offeredFor.TotalSeconds:N1} s; written {recorder.Written:N0}, dropped {recorder.Dropped:N0}; drained the rest in {drain.TotalMilliseconds:N0} ms");
+        Console.WriteLine($"offered {next:N0} traces in {offeredFor.TotalSeconds:N1} s; written {recorder.Written:N0}, spooled {recorder.Spooled:N0}, replayed {recorder.Replayed:N0}, dropped {recorder.Dropped:N0}; drained the rest in {drain.TotalMilliseconds:N0} ms");
         Console.WriteLine($"sustained: {(recorder.Dropped == 0 && depths.Max() < perSecond ? "yes" : "NO")} (max queue depth {depths.Max():N0}, last {depths[^1]:N0}); process CPU {used.TotalSeconds / offeredFor.TotalSeconds:P0} of one core");
     }
 }
