@@ -28,14 +28,18 @@ internal static class ControlPlaneEndpoints
     /// </summary>
     public static bool TryScope(this CallerIdentity caller, string? requested, out string? project)
     {
-        if (caller.Role == Roles.Admin)
+        project = caller.OwnScope();
+        if (project is null)
         {
             project = string.IsNullOrEmpty(requested) ? null : requested;
             return true;
         }
-        project = caller.ProjectId ?? Projects.Default;
         return string.IsNullOrEmpty(requested) || requested == project;
     }
+
+    /// <summary>The project the caller's queries run in: its own, or null (every project) for an admin.</summary>
+    public static string? OwnScope(this CallerIdentity caller) =>
+        caller.Role == Roles.Admin ? null : caller.ProjectId ?? Projects.Default;
 
     /// <summary>True when the caller may see data of <paramref name="project"/>.</summary>
     public static bool CanSee(this CallerIdentity caller, string? project) =>

@@ -57,7 +57,7 @@ internal static class ScoresApi
             return ErrorResults.BadRequest(error.Message, error.Param);
         }
 
-        if (!await store.AddScoreAsync(score!, Scope(request.HttpContext), cancellationToken))
+        if (!await store.AddScoreAsync(score!, request.HttpContext.Caller().OwnScope(), cancellationToken))
         {
             // Traces are written a few milliseconds after their request ends: a score sent right after
             // the answer may arrive first. Let the recorder catch up once before answering 404.
@@ -72,13 +72,13 @@ internal static class ScoresApi
                 // Still busy: the second attempt decides.
             }
 
-            if (!await store.AddScoreAsync(score!, Scope(request.HttpContext), cancellationToken))
+            if (!await store.AddScoreAsync(score!, request.HttpContext.Caller().OwnScope(), cancellationToken))
             {
                 return ErrorResults.NotFound($"No trace with id '{score!.TraceId}'. Score a trace by the x-keel-trace-id of its response.");
             }
         }
 
-        var stored = (await store.ListScoresAsync(new ScoreQuery { TraceId = score!.TraceId, ProjectId = Scope(request.HttpContext), Limit = 1000 }, cancellationToken)).First(s => s.ScoreId == score.ScoreId);
+        var stored = (await store.ListScoresAsync(new ScoreQuery { TraceId = score!.TraceId, ProjectId = request.HttpContext.Caller().OwnScope(), Limit = 1000 }, cancellationToken)).First(s => s.ScoreId == score.ScoreId);
         return TypedResults.Json(stored, ControlPlaneJsonContext.Default.ScoreRecord, statusCode: StatusCodes.Status201Created);
     }
 
@@ -86,7 +86,7 @@ internal static class ScoresApi
     {
         var query = new QueryParameters(request.Query);
         query.Allow("trace_id", "name", "limit");
-        var scoreQuery = new ScoreQuery { TraceId = query.String("trace_id"), Name = query.String("name"), ProjectId = Scope(request.HttpContext), Limit = query.Integer("limit", 1, 1000) ?? 100 };
+        var scoreQuery = new ScoreQuery { TraceId = query.String("trace_id"), Name = query.String("name"), ProjectId = request.HttpContext.Caller().OwnScope(), Limit = query.Integer("limit", 1, 1000) ?? 100 };
         if (query.Error is { } error)
         {
             return error.ToResult();
@@ -94,12 +94,5 @@ internal static class ScoresApi
 
         var scores = await store.ListScoresAsync(scoreQuery, cancellationToken);
         return TypedResults.Json(new ScoreList(scores), ControlPlaneJsonContext.Default.ScoreList);
-    }
-
-    /// <summary>The caller's project; null for an admin (every project).</summary>
-    private static string? Scope(HttpContext http)
-    {
-        var caller = http.Caller();
-        return caller.Role == Roles.Admin ? null : caller.ProjectId ?? Projects.Default;
     }
 }

@@ -104,7 +104,7 @@ internal static class TracesApi
     private static async Task<IResult> GetAsync(HttpContext http, IKeelStore store, IScoreStore scores, IAppSpanStore appSpans, string traceId, CancellationToken cancellationToken)
     {
         var caller = http.Caller();
-        var scope = caller.Role == Roles.Admin ? null : caller.ProjectId ?? Projects.Default;
+        var scope = caller.OwnScope();
         var trace = await store.Traces.GetAsync(traceId, cancellationToken);
         var applicationSpans = await appSpans.ListAppSpansAsync(traceId, scope, cancellationToken);
         if (trace is null || !caller.CanSee(trace.ProjectId))

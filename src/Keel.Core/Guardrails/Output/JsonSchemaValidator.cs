@@ -17,7 +17,10 @@ public static class JsonSchemaValidator
     private static readonly TimeSpan PatternTimeout = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Parses <paramref name="json"/> and validates it; returns null when valid, else what is wrong and where.</summary>
-    public static string? Validate(string json, JsonElement? schema)
+    public static string? Validate(string json, JsonElement? schema) => Check(json, schema).Problem;
+
+    /// <summary>Parses <paramref name="json"/> and validates it: what is wrong (null when valid), and whether it parsed at all.</summary>
+    public static JsonCheck Check(string json, JsonElement? schema)
     {
         ArgumentNullException.ThrowIfNull(json);
         JsonDocument document;
@@ -27,11 +30,11 @@ public static class JsonSchemaValidator
         }
         catch (JsonException ex)
         {
-            return $"not valid JSON: {ex.Message.Split(" Path:", 2)[0]}";
+            return new JsonCheck($"not valid JSON: {ex.Message.Split(" Path:", 2)[0]}", Parsed: false);
         }
         using (document)
         {
-            return schema is { } s ? Validate(document.RootElement, s) : null;
+            return new JsonCheck(schema is { } s ? Validate(document.RootElement, s) : null, Parsed: true);
         }
     }
 
@@ -314,4 +317,13 @@ public static class JsonSchemaValidator
     };
 
     private static string Format(double value) => value.ToString("G", CultureInfo.InvariantCulture);
+}
+
+/// <summary>The outcome of <see cref="JsonSchemaValidator.Check(string, JsonElement?)"/>.</summary>
+/// <param name="Problem">What is wrong and where; null when the JSON is valid (and conforms).</param>
+/// <param name="Parsed">False when the text is not JSON at all.</param>
+public readonly record struct JsonCheck(string? Problem, bool Parsed)
+{
+    /// <summary>The guardrail finding for a problem: <c>json.invalid</c> (not JSON) or <c>json.schema</c>.</summary>
+    public string FindingName => Parsed ? "json.schema" : "json.invalid";
 }

@@ -18,11 +18,14 @@ internal sealed partial class AdmissionStage(KeyRegistry registry, LimitEnforcer
 
     public int Order => StageOrder.Admission;
 
-    public bool AppliesTo(GatewayContext context) => Scopes(context) is { Count: > 0 };
+    public bool AppliesTo(GatewayContext context) =>
+        context.Identity is { } identity
+        && (registry.GetKey(identity.KeyId) is { Limits: not null }
+            || (identity.ProjectId is { } projectId && registry.GetProject(projectId) is { Limits: not null }));
 
     public async ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next)
     {
-        var scopes = Scopes(context)!;
+        var scopes = Scopes(context.Identity!);
         var model = context.RequestedModel ?? "";
         var estimate = NeedsTokenEstimate(scopes, model) ? Estimate(context) : 0;
         var admission = enforcer.TryAdmit(scopes, model, estimate, out var refusal);
@@ -64,21 +67,17 @@ internal sealed partial class AdmissionStage(KeyRegistry registry, LimitEnforcer
         }
     }
 
-    /// <summary>The limited scopes of the caller: its key's limits, then its project's.</summary>
-    private List<(string Scope, LimitSettings Limits)>? Scopes(GatewayContext context)
+    /// <summary>The limited scopes of the caller (it has at least one, or the stage would not run): its key's limits, then its project's.</summary>
+    private List<(string Scope, LimitSettings Limits)> Scopes(CallerIdentity identity)
     {
-        if (context.Identity is not { } identity)
-        {
-            return null;
-        }
-        List<(string, LimitSettings)>? scopes = null;
+        var scopes = new List<(string, LimitSettings)>(2);
         if (registry.GetKey(identity.KeyId) is { Limits: { } keyLimits })
         {
-            (scopes ??= []).Add(("key:" + identity.KeyId, keyLimits));
+            scopes.Add(("key:" + identity.KeyId, keyLimits));
         }
         if (identity.ProjectId is { } projectId && registry.GetProject(projectId) is { Limits: { } projectLimits })
         {
-            (scopes ??= []).Add(("project:" + projectId, projectLimits));
+            scopes.Add(("project:" + projectId, projectLimits));
         }
         return scopes;
     }

@@ -19,20 +19,11 @@ internal sealed class InputGuardrailStage(Telemetry.KeelMetrics metrics) : IGate
 
     public async ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next)
     {
-        if (context.Chat?.Messages is not { } messages || context.Route is null
-            || context.Snapshot.Guardrails.For(context.Route.Config) is not { } policy)
-        {
-            await next(context);
-            return;
-        }
-
+        // AppliesTo guaranteed a chat request with messages and a policy that scans input.
+        var messages = context.Chat!.Messages!;
+        var policy = context.Snapshot.Guardrails.For(context.Route!.Config)!;
+        var engine = policy.Input!;
         var state = GuardrailRequestState.Get(context, policy);
-        if (policy.Input is not { } engine)
-        {
-            await next(context);
-            return;
-        }
-
         var advised = GuardrailAdvisors.Configured(policy);
 
         var span = context.CurrentSpan;

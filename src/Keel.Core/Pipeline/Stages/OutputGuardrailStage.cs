@@ -30,20 +30,11 @@ internal sealed class OutputGuardrailStage(Telemetry.KeelMetrics metrics) : IGat
 
     public async ValueTask InvokeAsync(GatewayContext context, GatewayStageDelegate next)
     {
-        if (context.Chat is not { } chat || context.Route is null
-            || context.Snapshot.Guardrails.For(context.Route.Config) is not { } policy)
-        {
-            await next(context);
-            return;
-        }
-
+        // AppliesTo guaranteed a chat request whose policy checks the answer or has placeholders to restore.
+        var chat = context.Chat!;
+        var policy = context.Snapshot.Guardrails.For(context.Route!.Config)!;
         var state = GuardrailRequestState.Get(context, policy);
         var placeholders = state.Placeholders.IsEmpty ? null : state.Placeholders;
-        if (!policy.ChecksOutput && placeholders is null)
-        {
-            await next(context);
-            return;
-        }
 
         var jsonWanted = policy.Config.Json is not null && chat.ResponseFormat?.Type is "json_object" or "json_schema";
         var schema = jsonWanted && chat.ResponseFormat!.JsonSchema is { ValueKind: JsonValueKind.Object } js && js.TryGetProperty("schema", out var s) ? s : (JsonElement?)null;
@@ -80,7 +71,7 @@ internal sealed class OutputGuardrailStage(Telemetry.KeelMetrics metrics) : IGat
             }
 
             var outcome = CheckBody(body, policy, placeholders, jsonWanted, schema, findings);
-            if (outcome.JsonProblem is { } problem && repairsLeft > 0)
+            if (outcome.Json?.Problem is { } problem && repairsLeft > 0)
             {
                 repairsLeft--;
                 repairs++;
@@ -90,9 +81,9 @@ internal sealed class OutputGuardrailStage(Telemetry.KeelMetrics metrics) : IGat
                 continue;
             }
 
-            if (outcome.JsonProblem is not null)
+            if (outcome.Json is { Problem: not null } json)
             {
-                findings.Add(JsonFinding(policy, schema is not null && outcome.Answer is not null && IsJson(outcome.Answer)));
+                findings.Add(new GuardrailFinding(new Finding(json.FindingName, 0, 0, 1.0), policy.Config.Json!.Action));
             }
             var blocking = findings.FirstOrDefault(static f => f.Action == GuardrailAction.Block);
             GuardrailSpans.Describe(span, policy, findings, blocked: blocking.Scanner is not null, metrics);
@@ -110,7 +101,7 @@ internal sealed class OutputGuardrailStage(Telemetry.KeelMetrics metrics) : IGat
         }
     }
 
-    private readonly record struct BodyOutcome(byte[]? Body, string? Answer, string? JsonProblem);
+    private readonly record struct BodyOutcome(byte[]? Body, string? Answer, JsonCheck? Json);
 
     /// <summary>Scans, redacts and restores each choice's message content; says whether the first answer is the JSON asked for.</summary>
     private static BodyOutcome CheckBody(
@@ -132,7 +123,7 @@ internal sealed class OutputGuardrailStage(Telemetry.KeelMetrics metrics) : IGat
 
         var changed = false;
         string? firstAnswer = null;
-        string? jsonProblem = null;
+        JsonCheck? json = null;
         foreach (var choice in choices)
         {
             if (choice?["message"] is not JsonObject message || message["content"] is not JsonValue contentNode
@@ -143,7 +134,7 @@ internal sealed class OutputGuardrailStage(Telemetry.KeelMetrics metrics) : IGat
             if (firstAnswer is null)
             {
                 firstAnswer = content;
-                jsonProblem = jsonWanted ? JsonSchemaValidator.Validate(content, schema) : null;
+                json = jsonWanted ? JsonSchemaValidator.Check(content, schema) : null;
             }
             var text = content;
             if (policy.Output is { } engine)
@@ -166,26 +157,10 @@ internal sealed class OutputGuardrailStage(Telemetry.KeelMetrics metrics) : IGat
                 changed = true;
             }
         }
-        return new BodyOutcome(changed ? Encoding(root) : null, firstAnswer, jsonProblem);
+        return new BodyOutcome(changed ? Serialize(root) : null, firstAnswer, json);
     }
 
-    private static byte[] Encoding(JsonNode root) => JsonSerializer.SerializeToUtf8Bytes(root, ChunkJson);
-
-    private static GuardrailFinding JsonFinding(CompiledGuardrailPolicy policy, bool parsed) =>
-        new(new Finding(parsed ? "json.schema" : "json.invalid", 0, 0, 1.0), policy.Config.Json!.Action);
-
-    private static bool IsJson(string text)
-    {
-        try
-        {
-            using var _ = JsonDocument.Parse(text);
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
+    private static byte[] Serialize(JsonNode root) => JsonSerializer.SerializeToUtf8Bytes(root, ChunkJson);
 
     /// <summary>Appends the bad answer and what is wrong with it, and asks again.</summary>
     private static void AskForRepair(GatewayContext context, ChatCompletionRequest chat, string answer, string problem)
@@ -266,7 +241,7 @@ internal sealed class OutputGuardrailStage(Telemetry.KeelMetrics metrics) : IGat
                         changed = true;
                     }
                 }
-                yield return changed ? Encoding(root) : chunk;
+                yield return changed ? Serialize(root) : chunk;
             }
 
             // A stream that ended without a finish_reason still owes the client what was held back.
@@ -286,17 +261,17 @@ internal sealed class OutputGuardrailStage(Telemetry.KeelMetrics metrics) : IGat
                 {
                     var extra = (JsonObject)template.DeepClone();
                     extra["choices"] = new JsonArray(new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["content"] = rest.Text }, ["finish_reason"] = null });
-                    yield return Encoding(extra);
+                    yield return Serialize(extra);
                 }
             }
         }
         finally
         {
             var findings = guards.Values.SelectMany(static g => g.Findings).ToList();
-            if (!blocked && jsonWanted && guards.TryGetValue(0, out var first) && JsonSchemaValidator.Validate(first.RawText, schema) is not null)
+            if (!blocked && jsonWanted && guards.TryGetValue(0, out var first) && JsonSchemaValidator.Check(first.RawText, schema) is { Problem: not null } check)
             {
                 // A stream cannot be taken back or repaired: a JSON problem is recorded, not acted on.
-                findings.Add(new GuardrailFinding(new Finding(IsJson(first.RawText) ? "json.schema" : "json.invalid", 0, 0, 1.0), GuardrailAction.Flag));
+                findings.Add(new GuardrailFinding(new Finding(check.FindingName, 0, 0, 1.0), GuardrailAction.Flag));
             }
             if (!blocked && policy.Config.MaxLength is { Action: GuardrailAction.Flag } max && guards.Values.Any(g => g.Length > max.Chars))
             {
