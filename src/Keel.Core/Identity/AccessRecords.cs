@@ -93,6 +93,21 @@ public sealed record AuditEntry
 
     /// <summary>The target as JSON after the change (null for a deletion).</summary>
     [JsonPropertyName("after")] public string? After { get; init; }
+
+    /// <summary>An entry for a change made by <paramref name="actor"/> at <paramref name="at"/>.</summary>
+    public static AuditEntry By(
+        Pipeline.CallerIdentity actor, DateTimeOffset at, string action, string targetType, string targetId, string? projectId, string? before, string? after) => new()
+    {
+        At = at,
+        Actor = actor.KeyId,
+        ActorRole = actor.Role,
+        ProjectId = projectId,
+        Action = action,
+        TargetType = targetType,
+        TargetId = targetId,
+        Before = before,
+        After = after,
+    };
 }
 
 /// <summary>A page of the audit log, newest first.</summary>

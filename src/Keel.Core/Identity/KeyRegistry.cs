@@ -110,18 +110,9 @@ public sealed class KeyRegistry(IKeelStore store, TimeProvider time)
 
     /// <summary>An audit entry with the target as JSON before and after.</summary>
     public AuditEntry Audit<T>(CallerIdentity actor, string action, string targetType, string targetId, string? projectId, T? before, T? after)
-        where T : class => new()
-    {
-        At = time.GetUtcNow(),
-        Actor = actor.KeyId,
-        ActorRole = actor.Role,
-        ProjectId = projectId,
-        Action = action,
-        TargetType = targetType,
-        TargetId = targetId,
-        Before = before is null ? null : JsonSerializer.Serialize(before, typeof(T), AccessJson.Default),
-        After = after is null ? null : JsonSerializer.Serialize(after, typeof(T), AccessJson.Default),
-    };
+        where T : class => AuditEntry.By(actor, time.GetUtcNow(), action, targetType, targetId, projectId,
+            before is null ? null : JsonSerializer.Serialize(before, typeof(T), AccessJson.Default),
+            after is null ? null : JsonSerializer.Serialize(after, typeof(T), AccessJson.Default));
 
     private async Task Mutate(Func<Task> write, CancellationToken cancellationToken)
     {

@@ -273,17 +273,9 @@ internal static class AccessApi
             return NotFoundProject(requested!);
         }
         var hashed = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(user)));
-        var (traces, scores) = await store.Lifecycle.EraseUserAsync(user, scope, (t, s) => new AuditEntry
-        {
-            At = time.GetUtcNow(),
-            Actor = caller.KeyId,
-            ActorRole = caller.Role,
-            ProjectId = scope,
-            Action = "user.erase",
-            TargetType = "end_user",
-            TargetId = hashed,
-            After = $$"""{"traces_deleted":{{t}},"scores_deleted":{{s}}}""",
-        }, cancellationToken);
+        var (traces, scores) = await store.Lifecycle.EraseUserAsync(user, scope,
+            (t, s) => AuditEntry.By(caller, time.GetUtcNow(), "user.erase", "end_user", hashed, scope, null, $$"""{"traces_deleted":{{t}},"scores_deleted":{{s}}}"""),
+            cancellationToken);
         return Results.Json(new JsonObject { ["user"] = hashed, ["project"] = scope, ["traces_deleted"] = traces, ["scores_deleted"] = scores });
     }
 

@@ -39,19 +39,7 @@ internal static class PromptsApi
     /// <summary>Records a change in the audit log (who, what, when, before and after).</summary>
     internal static Task AuditAsync(HttpContext http, IKeelStore store, TimeProvider time, string project, string action, string target, string? before, string? after, CancellationToken cancellationToken)
     {
-        var caller = http.Caller();
-        return store.Access.AppendAuditAsync(new AuditEntry
-        {
-            At = time.GetUtcNow(),
-            Actor = caller.KeyId,
-            ActorRole = caller.Role,
-            ProjectId = project,
-            Action = action,
-            TargetType = "prompt",
-            TargetId = target,
-            Before = before,
-            After = after,
-        }, cancellationToken);
+        return store.Access.AppendAuditAsync(AuditEntry.By(http.Caller(), time.GetUtcNow(), action, "prompt", target, project, before, after), cancellationToken);
     }
 
     private static Task AuditMoveAsync(HttpContext http, IKeelStore store, TimeProvider time, string project, string action, LabelMove move, CancellationToken cancellationToken) =>
