@@ -57,6 +57,11 @@ public sealed class GatewaySnapshot
     /// <summary>SHA-256 of the master key, or null when none is configured.</summary>
     public byte[]? MasterKeyHash { get; }
 
+    /// <summary><see cref="Redact"/> as a delegate, made once; null when the config has no secret to scrub.</summary>
+    public Func<string, string>? Redactor => _redactor ??= Secrets.Count > 0 ? Redact : null;
+
+    private Func<string, string>? _redactor;
+
     /// <summary>Every secret value of the config, to scrub from anything Keel writes out.</summary>
     public IReadOnlyList<string> Secrets { get; }
 

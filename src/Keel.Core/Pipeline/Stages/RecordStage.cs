@@ -175,7 +175,7 @@ internal sealed class RecordStage(TraceRecorder recorder, KeelMetrics metrics, T
             PromptVersion = context.PromptVersion,
             ExperimentId = context.ExperimentId,
             ExperimentArm = context.ExperimentArm,
-            SpansUtf8 = SpanJson.Write(context.Trace.Spans, context.Snapshot.Secrets.Count > 0 ? context.Snapshot.Redact : null),
+            SpansUtf8 = SpanJson.Write(context.Trace.Spans, context.Snapshot.Redactor),
         };
         recorder.Record(record);
         exporter.Enqueue(record, context.Snapshot.Config.Telemetry);
