@@ -180,4 +180,29 @@ public sealed class AccessControlTests
         using var noProject = await SendAsync(keel, HttpMethod.Post, "/api/keys", null, """{"name":"x","project":"proj_nope"}""");
         Assert.Equal(HttpStatusCode.NotFound, noProject.StatusCode);
     }
+
+    [Fact]
+    public async Task BadProjectAndAuditRequests_ClearErrors()
+    {
+        await using var keel = await KeelTestServer.StartAsync();
+        var project = await CreateProjectAsync(keel, null, "team");
+
+        (HttpMethod Method, string Path, string? Body, HttpStatusCode Status, string? Param)[] cases =
+        [
+            (HttpMethod.Post, "/api/projects", """{"name":""}""", HttpStatusCode.BadRequest, "name"),
+            (HttpMethod.Post, "/api/projects", """{"name":"team"}""", HttpStatusCode.Conflict, "name"),
+            (HttpMethod.Patch, $"/api/projects/{project}", """{"retention_days":0}""", HttpStatusCode.BadRequest, "retention_days"),
+            (HttpMethod.Patch, $"/api/projects/{project}", """{"limits":{"tpm":-1}}""", HttpStatusCode.BadRequest, "limits.tpm"),
+            (HttpMethod.Patch, "/api/projects/proj_nope", """{"retention_days":3}""", HttpStatusCode.NotFound, null),
+            (HttpMethod.Get, "/api/audit?cursor=abc", null, HttpStatusCode.BadRequest, "cursor"),
+            (HttpMethod.Get, "/api/audit?limit=0", null, HttpStatusCode.BadRequest, "limit"),
+        ];
+        foreach (var (method, path, body, status, param) in cases)
+        {
+            using var response = await SendAsync(keel, method, path, null, body);
+            var error = (await KeelTestServer.ReadJsonAsync(response))["error"]!;
+            Assert.True(response.StatusCode == status, $"{method} {path} {body}: {(int)response.StatusCode}");
+            Assert.Equal(param, (string?)error["param"]);
+        }
+    }
 }

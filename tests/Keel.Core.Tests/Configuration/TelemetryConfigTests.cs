@@ -31,4 +31,13 @@ public sealed class TelemetryConfigTests
         Assert.Contains(result.Errors, e => e.Field == "telemetry.otlp.endpoint" && e.Line == 2);
         Assert.Contains(result.Errors, e => e.Field == "telemetry.otlp.protocol");
     }
+
+    [Fact]
+    public void RetentionDays_BelowOne_IsReportedWithTheField()
+    {
+        var result = ConfigLoader.Parse("recording: { retention_days: 0 }\n", "keel.yaml", _ => null);
+
+        Assert.False(result.Success);
+        Assert.Contains(result.Errors, e => e.Field == "recording.retention_days" && e.Message.Contains("at least 1", StringComparison.Ordinal));
+    }
 }
