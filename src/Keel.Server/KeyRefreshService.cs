@@ -12,18 +12,25 @@ internal sealed partial class KeyRefreshService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await SeedSpendAsync(stoppingToken);
-        using var timer = new PeriodicTimer(Interval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        try
         {
-            try
+            await SeedSpendAsync(stoppingToken);
+            using var timer = new PeriodicTimer(Interval, time);
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await registry.RefreshAsync(stoppingToken);
+                try
+                {
+                    await registry.RefreshAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogRefreshFailed(logger, ex);
+                }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogRefreshFailed(logger, ex);
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down, or a start that failed (a port in use): not a failure of this service.
         }
     }
 

@@ -161,6 +161,22 @@ public sealed class CliTests : IDisposable
         Assert.Contains("1 written, 0 spooled, 0 replayed, 0 dropped", log);
     }
 
+    [Fact]
+    public async Task Serve_PortInUse_SaysSoInOneLine_WithoutStackTraces()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var (code, stdout, stderr) = await RunAsync("serve", "--port", port, "--data", Path.Combine(_directory, "data"));
+
+        Assert.Equal(1, code);
+        Assert.Contains($"error: 127.0.0.1:{port} is already in use; pick another with --port.", stderr);
+        // The background services stop quietly: a failed start is not their failure.
+        Assert.DoesNotContain("BackgroundService", stdout + stderr);
+        Assert.DoesNotContain("crit:", stdout + stderr);
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
