@@ -214,14 +214,18 @@ internal static class Seeder
         Console.WriteLine($"seeded {to - from:N0} traces in {clock.Elapsed.TotalSeconds:N1} s; WriteBatchAsync took {writing.Elapsed.TotalSeconds:N1} s: {(to - from) / writing.Elapsed.TotalSeconds:N0} traces/s, {writing.Elapsed.TotalMicroseconds / (to - from):N1} µs a trace, {writingCpu.TotalMicroseconds / (to - from):N1} µs of CPU (indexes, tag table and text index included)");
     }
 
-    /// <summary>Realistic traces (6 spans each), as the seeder writes them, for the recorder run.</summary>
+    /// <summary>
+    /// Realistic traces (6 spans each), as the seeder writes them, for the recorder run. Their ids start with
+    /// the run's start time, as Keel's do, so every run inserts new traces (the same ids twice would measure
+    /// updates of existing rows instead).
+    /// </summary>
     public static List<TraceRecord> Sample(int count, long startedAtMs)
     {
         var random = new Random(7);
         var words = new Zipf(Data.Words.Length, 1.07);
         var users = new Zipf(Data.Users, 1.1);
         var tags = new Zipf(Data.Tags.Length, 1.6);
-        return [.. Enumerable.Range(0, count).Select(i => Trace(random, words, users, tags, 1_000_000_000L + i, startedAtMs + i))];
+        return [.. Enumerable.Range(0, count).Select(i => Trace(random, words, users, tags, (startedAtMs * 100_000L) + i, startedAtMs + i))];
     }
 
     private static TraceRecord Trace(Random random, Zipf words, Zipf users, Zipf tags, long index, long startedAtMs)

@@ -54,7 +54,9 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
         _spoolDirectory = spoolDirectory;
         _channel = Channel.CreateBounded<TraceRecord>(new BoundedChannelOptions(capacity)
         {
-            FullMode = BoundedChannelFullMode.DropWrite,
+            // Wait, not DropWrite: with Wait a full queue makes TryWrite return false (it never blocks), so
+            // the drop is counted and logged; DropWrite would report success and lose the trace silently.
+            FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
         });
     }

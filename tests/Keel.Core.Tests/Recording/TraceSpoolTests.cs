@@ -237,6 +237,27 @@ public sealed class TraceSpoolTests : IDisposable
     }
 
     [Fact]
+    public async Task Recorder_QueueFull_CountsAndLogsEveryTraceItRefuses()
+    {
+        var logger = new CapturingLogger();
+        var store = new ListStore();
+        var recorder = new TraceRecorder(store, logger, capacity: 5);
+        for (var i = 0; i < 8; i++)
+        {
+            recorder.Record(Full($"t-{i}")); // not started yet: nothing drains the queue
+        }
+
+        Assert.Equal(5, recorder.QueueDepth);
+        Assert.Equal(3, recorder.Dropped);
+        Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Message.Contains("full", StringComparison.OrdinalIgnoreCase));
+        await recorder.StartAsync(CancellationToken.None);
+        await recorder.StopAsync(CancellationToken.None);
+
+        Assert.Equal(["t-0", "t-1", "t-2", "t-3", "t-4"], store.Ids);
+        Assert.Equal(5, recorder.Written);
+    }
+
+    [Fact]
     public async Task Recorder_StoreAndSpoolDiskBothFail_DropsAndLogsAnErrorNamingThePath()
     {
         // A file where the spool directory should be: creating the spool fails like a broken disk.
