@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json.Nodes;
+using Keel.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace Keel.FunctionalTests;
@@ -52,8 +54,42 @@ internal sealed class SecretLeakGuard : ILoggerProvider
                 var text = Encoding.UTF8.GetString(File.ReadAllBytes(file));
                 leaks.AddRange(_secrets.Keys.Where(s => text.Contains(s, StringComparison.Ordinal)).Select(s => $"{Path.GetFileName(file)} contains {s[..Math.Min(12, s.Length)]}…"));
             }
+
+            // Large bodies and spans are stored compressed, where a byte scan cannot see a secret: read them back too.
+            foreach (var (trace, text) in StoredTraceTexts(Path.Combine(databaseDirectory, "keel.db")))
+            {
+                leaks.AddRange(_secrets.Keys.Where(s => text.Contains(s, StringComparison.Ordinal)).Select(s => $"stored trace {trace} contains {s[..Math.Min(12, s.Length)]}…"));
+            }
         }
         return leaks;
+    }
+
+    private static IEnumerable<(string Trace, string Text)> StoredTraceTexts(string database)
+    {
+        if (!File.Exists(database))
+        {
+            yield break;
+        }
+
+        using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT trace_id, request_body, response_body, spans, body_codec FROM traces";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var codec = reader.GetInt64(4);
+            var text = new StringBuilder();
+            foreach (var (ordinal, bit) in new[] { (1, StoredPayload.Request), (2, StoredPayload.Response), (3, StoredPayload.Spans) })
+            {
+                if (!reader.IsDBNull(ordinal) && reader.GetValue(ordinal) is byte[] stored)
+                {
+                    text.Append(Encoding.UTF8.GetString(StoredPayload.Decode(stored, bit, codec))).Append('\n');
+                }
+            }
+
+            yield return (reader.GetString(0), text.ToString());
+        }
     }
 
     private sealed class CapturingLogger(SecretLeakGuard guard, string category) : ILogger

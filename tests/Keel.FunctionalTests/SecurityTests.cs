@@ -217,13 +217,13 @@ public sealed class SecretLeakGuardTests
         guard.AddSecret("short"); // too short to be a secret worth scanning for
         guard.CreateLogger("Test").Log(Microsoft.Extensions.Logging.LogLevel.Information, "calling with sk-provider-guard-test-1 and short");
         var directory = Directory.CreateTempSubdirectory("keel-guard-").FullName;
-        File.WriteAllText(Path.Combine(directory, "keel.db"), "row: sk-provider-guard-test-1");
+        File.WriteAllText(Path.Combine(directory, "keel.db-wal"), "row: sk-provider-guard-test-1");
         try
         {
             var leaks = guard.FindLeaks(directory);
             Assert.Equal(2, leaks.Count);
             Assert.Contains(leaks, l => l.StartsWith("log line", StringComparison.Ordinal));
-            Assert.Contains(leaks, l => l.StartsWith("keel.db", StringComparison.Ordinal));
+            Assert.Contains(leaks, l => l.StartsWith("keel.db-wal", StringComparison.Ordinal));
         }
         finally
         {

@@ -81,12 +81,32 @@ public sealed class TraceBuilder(TimeProvider time)
         return span;
     }
 
-    /// <summary>A W3C trace id: 32 lowercase hex characters.</summary>
+    /// <summary>
+    /// A W3C trace id, 32 lowercase hex characters: the first 12 are the Unix time in milliseconds,
+    /// the other 20 (80 bits) random, as W3C Trace Context level 2 asks of the right-most 7 bytes.
+    /// </summary>
     /// <remarks>
-    /// Ids identify, they do not authorise (reading a trace needs a key), so the runtime's fast W3C
-    /// generator is used: the crypto RNG cost 2.3 µs an id, 10–15 % of a request's CPU.
+    /// Time first, so that ids sort by creation: the store's index on trace ids then grows at its end
+    /// instead of taking each new trace at a random place (a random place dirtied one index page, a
+    /// 4 KB write, per trace). Ids identify, they do not authorise (reading a trace needs a key), so
+    /// the runtime's fast W3C generator gives the random part: the crypto RNG cost 2.3 µs an id.
     /// </remarks>
-    public static string NewTraceId() => ActivityTraceId.CreateRandom().ToHexString();
+    public static string NewTraceId() => NewTraceId(DateTimeOffset.UtcNow);
+
+    /// <inheritdoc cref="NewTraceId()"/>
+    public static string NewTraceId(DateTimeOffset now)
+    {
+        Span<byte> id = stackalloc byte[16];
+        ActivityTraceId.CreateRandom().CopyTo(id);
+        var milliseconds = (ulong)Math.Max(0, now.ToUnixTimeMilliseconds());
+        for (var i = 5; i >= 0; i--)
+        {
+            id[i] = (byte)milliseconds;
+            milliseconds >>= 8;
+        }
+
+        return Convert.ToHexStringLower(id);
+    }
 
     /// <summary>A W3C span id: 16 lowercase hex characters.</summary>
     public static string NewSpanId() => ActivitySpanId.CreateRandom().ToHexString();

@@ -73,6 +73,11 @@ internal static partial class SqliteMigrations
                 PRIMARY KEY (trace_id, span_id)
             );
             """),
+        new(8, "compressed trace bodies", """
+            -- Which of request_body (1), response_body (2) and spans (4) are Brotli-compressed
+            -- (Keel.Storage.Sqlite.StoredPayload). Rows written before this read as they always did.
+            ALTER TABLE traces ADD COLUMN body_codec INTEGER NOT NULL DEFAULT 0;
+            """),
         new(20, "projects, keys, audit", """
             CREATE TABLE projects (
                 project_id  TEXT PRIMARY KEY,

@@ -14,7 +14,7 @@ public sealed partial class SqliteStore
         "trace_id", "started_at", "operation", "project_id", "key_id", "model", "provider", "upstream_model",
         "stream", "status_code", "error_code", "error_message", "request_body", "response_body", "latency_ms", "ttft_ms",
         "input_tokens", "output_tokens", "spans", "prompt_name", "prompt_version", "experiment_id", "experiment_arm",
-        "session_id", "user_id", "tags", "metadata", "cached_input_tokens", "cost_usd", "cost_estimated",
+        "session_id", "user_id", "tags", "metadata", "cached_input_tokens", "cost_usd", "cost_estimated", "body_codec",
     ];
 
     /// <summary>Rowids per millisecond: a trace's rowid is started_at_ms * 4096 + n.</summary>
@@ -97,6 +97,7 @@ public sealed partial class SqliteStore
 
     private static void BindTrace(SqliteParameterCollection p, TraceRecord t)
     {
+        var codec = 0;
         p[0].Value = t.TraceId;
         p[1].Value = t.StartedAt.ToUnixTimeMilliseconds();
         p[2].Value = t.Operation;
@@ -109,13 +110,13 @@ public sealed partial class SqliteStore
         p[9].Value = t.StatusCode;
         p[10].Value = (object?)t.ErrorCode ?? DBNull.Value;
         p[11].Value = (object?)t.ErrorMessage ?? DBNull.Value;
-        p[12].Value = Blob(t.RequestBodyUtf8);
-        p[13].Value = Blob(t.ResponseBodyUtf8);
+        p[12].Value = StoredPayload.Encode(t.RequestBodyUtf8, StoredPayload.Request, ref codec);
+        p[13].Value = StoredPayload.Encode(t.ResponseBodyUtf8, StoredPayload.Response, ref codec);
         p[14].Value = t.LatencyMs;
         p[15].Value = (object?)t.TtftMs ?? DBNull.Value;
         p[16].Value = (object?)t.InputTokens ?? DBNull.Value;
         p[17].Value = (object?)t.OutputTokens ?? DBNull.Value;
-        p[18].Value = Blob(t.SpansUtf8);
+        p[18].Value = StoredPayload.Encode(t.SpansUtf8, StoredPayload.Spans, ref codec);
         p[19].Value = (object?)t.PromptName ?? DBNull.Value;
         p[20].Value = (object?)t.PromptVersion ?? DBNull.Value;
         p[21].Value = (object?)t.ExperimentId ?? DBNull.Value;
@@ -127,6 +128,7 @@ public sealed partial class SqliteStore
         p[27].Value = (object?)t.CachedInputTokens ?? DBNull.Value;
         p[28].Value = (object?)t.CostUsd ?? DBNull.Value;
         p[29].Value = t.CostEstimated ? 1 : 0;
+        p[30].Value = codec;
     }
 
     private static string TagsJson(IReadOnlyList<string> tags)

@@ -100,7 +100,7 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {TraceColumns}, request_body, response_body, spans FROM traces WHERE trace_id = $id";
+        command.CommandText = $"SELECT {TraceColumns}, request_body, response_body, spans, body_codec FROM traces WHERE trace_id = $id";
         command.Parameters.AddWithValue("$id", traceId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
@@ -108,11 +108,12 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
             return null;
         }
 
+        var codec = reader.GetInt64(TraceColumnCount + 3);
         var trace = ReadTrace(reader) with
         {
-            RequestBodyUtf8 = Utf8(reader, TraceColumnCount),
-            ResponseBodyUtf8 = Utf8(reader, TraceColumnCount + 1),
-            SpansUtf8 = Utf8(reader, TraceColumnCount + 2),
+            RequestBodyUtf8 = Utf8(reader, TraceColumnCount, StoredPayload.Request, codec),
+            ResponseBodyUtf8 = Utf8(reader, TraceColumnCount + 1, StoredPayload.Response, codec),
+            SpansUtf8 = Utf8(reader, TraceColumnCount + 2, StoredPayload.Spans, codec),
         };
 
         return trace;
@@ -207,20 +208,8 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
         return connection;
     }
 
-    /// <summary>UTF-8 bytes are stored as they are (a BLOB): no decoding to UTF-16 and back on the write path.</summary>
-    private static object Blob(ReadOnlyMemory<byte>? bytes)
-    {
-        if (bytes is not { } memory)
-        {
-            return DBNull.Value;
-        }
-
-        return System.Runtime.InteropServices.MemoryMarshal.TryGetArray(memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : memory.ToArray();
-    }
-
-    private static ReadOnlyMemory<byte>? Utf8(SqliteDataReader reader, int ordinal)
+    /// <summary>A body or the spans: UTF-8 stored as a BLOB (no decoding to UTF-16 and back), maybe compressed (<see cref="StoredPayload"/>).</summary>
+    private static ReadOnlyMemory<byte>? Utf8(SqliteDataReader reader, int ordinal, int bit, long codec)
     {
         if (reader.IsDBNull(ordinal))
         {
@@ -229,7 +218,7 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
 
         return reader.GetValue(ordinal) switch
         {
-            byte[] bytes => bytes,
+            byte[] bytes => StoredPayload.Decode(bytes, bit, codec),
             string text => System.Text.Encoding.UTF8.GetBytes(text),
             var other => throw new StoreException("sqlite_type", $"Column {ordinal} holds {other.GetType().Name}, not text.", isTransient: false),
         };

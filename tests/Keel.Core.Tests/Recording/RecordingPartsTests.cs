@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Keel.Core.Providers.OpenAi;
 using Keel.Core.Recording;
+using Keel.Tests.Common;
 
 namespace Keel.Core.Tests.Recording;
 
@@ -68,8 +69,47 @@ public sealed class RecordingPartsTests
         var trace = new Keel.Core.Pipeline.TraceBuilder(TimeProvider.System);
         trace.StartSpan("s", null).Set("list", new[] { "a", "b" }).End();
 
-        using var document = JsonDocument.Parse(SpanJson.Write(trace.Spans));
+        var span = Assert.Single(SpanJson.Parse(SpanJson.Write(trace.Spans)));
 
-        Assert.Equal(["a", "b"], document.RootElement[0].GetProperty("attributes").GetProperty("list").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["a", "b"], span.Attributes.GetProperty("list").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public void SpanJson_RoundTrips_ToTheMicrosecond_AndRedactsStatusMessages()
+    {
+        var time = new TestTimeProvider(DateTimeOffset.Parse("2026-11-23T08:15:05.7549704Z", System.Globalization.CultureInfo.InvariantCulture));
+        var trace = new Keel.Core.Pipeline.TraceBuilder(time);
+        var root = trace.StartSpan("gateway", null).Set("gen_ai.usage.input_tokens", 24).Set("keel.cost_estimated", false);
+        var child = trace.StartSpan("call", root.SpanId).Set("gen_ai.request.temperature", 0.25);
+        child.SetError("upstream said sk-secret-123");
+        child.End();
+        root.End();
+
+        var spans = SpanJson.Parse(SpanJson.Write(trace.Spans, message => message.Replace("sk-secret-123", "[REDACTED]", StringComparison.Ordinal)));
+
+        Assert.Equal(2, spans.Count);
+        Assert.Equal((root.SpanId, (string?)null, "gateway", false), (spans[0].SpanId, spans[0].ParentSpanId, spans[0].Name, spans[0].IsError));
+        Assert.Equal((child.SpanId, (string?)root.SpanId, "call", true), (spans[1].SpanId, spans[1].ParentSpanId, spans[1].Name, spans[1].IsError));
+        Assert.Equal(DateTimeOffset.Parse("2026-11-23T08:15:05.754970Z", System.Globalization.CultureInfo.InvariantCulture), spans[0].StartedAt);
+        Assert.Equal("upstream said [REDACTED]", spans[1].StatusMessage);
+        Assert.Equal(24, spans[0].Attributes.GetProperty("gen_ai.usage.input_tokens").GetInt32());
+        Assert.False(spans[0].Attributes.GetProperty("keel.cost_estimated").GetBoolean());
+        Assert.Equal(0.25, spans[1].Attributes.GetProperty("gen_ai.request.temperature").GetDouble());
+    }
+
+    [Fact]
+    public void SpanJson_ReadsTheLongFormOfEarlierRows()
+    {
+        var stored = """
+            [{"span_id":"46bed3062e71a296","name":"gateway","started_at":"2026-11-23T08:15:05.7549704+00:00","duration_ms":134.3443,"is_error":false,"attributes":{"keel.stream":false}},
+             {"span_id":"a942515c216fe1b2","parent_span_id":"46bed3062e71a296","name":"call","started_at":"2026-11-23T08:15:05.7553947+00:00","duration_ms":1.5,"is_error":true,"status_message":"boom","attributes":{}}]
+            """u8.ToArray();
+
+        var spans = SpanJson.Parse(stored);
+
+        Assert.Equal(134.3443, spans[0].DurationMs);
+        Assert.Equal("46bed3062e71a296", spans[1].ParentSpanId);
+        Assert.Equal(("boom", true), (spans[1].StatusMessage, spans[1].IsError));
+        Assert.False(spans[0].Attributes.GetProperty("keel.stream").GetBoolean());
     }
 }
