@@ -389,6 +389,14 @@ done
 
 VmRSS=$(awk '/VmRSS/ {print $2}' "/proc/$KEEL_PID/status"); VmHWM=$(awk '/VmHWM/ {print $2}' "/proc/$KEEL_PID/status")
 echo "end $VmRSS $VmHWM" >>"$RAW/keel-rss.txt"
+# "Tracing on" means every request recorded: the recorder's counters say whether it kept up (once its queue
+# has drained: a trace still queued is neither written nor dropped yet).
+for _ in $(seq 100); do
+  curl -s "http://127.0.0.1:$KP/metrics" >"$RAW/keel-metrics.txt" || true
+  grep -q '^keel_recorder_queue_depth 0$' "$RAW/keel-metrics.txt" && break
+  sleep 0.1
+done
+awk '/^keel_recorder_(written|dropped)_total / {print $1, $2}' "$RAW/keel-metrics.txt" >"$RAW/keel-recorder.txt"
 
 # ---------------------------------------------------------------- report
 OUT="$RESULTS_DIR/load-$STAMP.json"

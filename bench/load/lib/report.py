@@ -217,6 +217,13 @@ def main() -> int:
         "peak_vmhwm_mb": max((r["vmhwm_mb"] for r in rss_rows), default=None),
         "last_vmrss_mb": rss_rows[-1]["vmrss_mb"] if rss_rows else None,
     }
+    recorder_path = os.path.join(raw, "keel-recorder.txt")
+    if os.path.exists(recorder_path):
+        counters = dict(line.split() for line in open(recorder_path) if line.strip())
+        written = int(float(counters.get("keel_recorder_written_total", 0)))
+        dropped = int(float(counters.get("keel_recorder_dropped_total", 0)))
+        summary["keel_recorder"] = {"written": written, "dropped": dropped,
+                                    "dropped_pct": round(100 * dropped / max(1, written + dropped), 3)}
     pk_rss = os.path.join(raw, "portkey-rss.txt")
     if os.path.exists(pk_rss):
         rss, hwm = open(pk_rss).read().split()
@@ -239,6 +246,9 @@ def main() -> int:
     check("stream added TTFB", st, "<= 0.5 ms", st is not None and st <= TARGETS["stream_added_ttfb_ms"], "ms")
     rss_peak = summary["keel_rss"]["peak_vmhwm_mb"]
     check("RSS under load (peak VmHWM)", rss_peak, "<= 200 MB", rss_peak is not None and rss_peak <= TARGETS["rss_mb"], "MB")
+    rec = summary.get("keel_recorder")
+    check("traces dropped (all recorded)", None if rec is None else rec["dropped"], "0",
+          rec is not None and rec["dropped"] == 0, "")
     rd = summary["ready_ms"]["median"]
     check("ready (start -> /readyz 200)", rd, "<= 1000 ms", rd is not None and rd <= TARGETS["ready_ms"], "ms")
     relay_ok = relay.get("chunks_relayed_as_they_arrive")
@@ -302,6 +312,9 @@ def main() -> int:
     print(f"keel RSS: peak VmHWM {summary['keel_rss']['peak_vmhwm_mb']} MB, last VmRSS {summary['keel_rss']['last_vmrss_mb']} MB")
     if "portkey_rss" in summary:
         print(f"portkey RSS: VmHWM {summary['portkey_rss']['vmhwm_mb']} MB")
+    if "keel_recorder" in summary:
+        r = summary["keel_recorder"]
+        print(f"keel recorder: {r['written']:,} traces written, {r['dropped']:,} dropped ({r['dropped_pct']} %)")
     print()
     print("targets:")
     for c in checks:

@@ -3,7 +3,7 @@ namespace Keel.Core.Logging;
 /// <summary>
 /// Every log event id, by area. 1xxx config, 2xxx upstream, 3xxx recording/store, 4xxx identity,
 /// 5xxx host, 6xxx prompts. Never reuse an id; never use 0.
-/// Next free: config 1004, upstream 2003, recording 3013 (3100-3101: retention), identity 4004, host 5004, prompts 6003 (retired ids are not reused).
+/// Next free: config 1004, upstream 2003, recording 3014 (3100-3101: retention), identity 4004, host 5004, prompts 6003 (retired ids are not reused).
 /// </summary>
 public static class KeelEventIds
 {
@@ -25,6 +25,7 @@ public static class KeelEventIds
     public const int SpoolRecordUnreadable = 3010;
     public const int SpoolDeleteFailed = 3011;
     public const int SpoolProbeFailed = 3012;
+    public const int TraceQueueOverflow = 3013;
     public const int RetentionDeleted = 3100;
     public const int RetentionFailed = 3101;
     public const int OtlpExportFailed = 3200;

@@ -17,6 +17,13 @@ namespace Keel.Core.Recording;
 public sealed partial class TraceRecorder : IHostedService, IDisposable
 {
     private const int MaxBatch = 512;
+
+    /// <summary>Queue depth (half the capacity) from which the writer spools instead of writing: the store is behind.</summary>
+    private readonly int _overflowDepth;
+
+    /// <summary>See <see cref="WriterPacing"/>: yield every this many rows while fewer than <see cref="YieldBelowQueueDepth"/> traces wait.</summary>
+    private const int YieldEveryRows = 4;
+    private const int YieldBelowQueueDepth = 1_000;
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(10);
     /// <summary>Without a spool, a batch waits out these before it is dropped.</summary>
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
@@ -52,6 +59,7 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
         _store = store;
         _logger = logger;
         _spoolDirectory = spoolDirectory;
+        _overflowDepth = Math.Max(1, capacity / 2);
         _channel = Channel.CreateBounded<TraceRecord>(new BoundedChannelOptions(capacity)
         {
             // Wait, not DropWrite: with Wait a full queue makes TryWrite return false (it never blocks), so
@@ -185,10 +193,23 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
                 batch.Add(trace);
             }
 
+            // Share the core with the request path while keeping up easily; take it whole when behind.
+            WriterPacing.YieldEvery = reader.Count < YieldBelowQueueDepth ? YieldEveryRows : 0;
+
             if (_spool is { HasPending: true } spool)
             {
                 // Behind spooled traces: the store gets them only in order, through the replay.
                 AppendToSpool(spool, batch);
+            }
+            else if (_spool is { } overflow && reader.Count >= _overflowDepth && !stoppingToken.IsCancellationRequested)
+            {
+                // More arrives than the store takes (a burst, a checkpoint, a CPU-starved writer): a full
+                // queue would drop traces, so they go to the spool, an append, and are replayed from there
+                // at once, in order. The spool then absorbs the excess for as long as it lasts.
+                Log.Overflow(_logger, reader.Count, _spool.Directory);
+                AppendToSpool(overflow, batch);
+                _probeDelay = FirstProbe;
+                _nextProbeAt = Environment.TickCount64;
             }
             else
             {
@@ -371,6 +392,9 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
 
         [LoggerMessage(KeelEventIds.RecorderDrained, LogLevel.Information, "Trace recorder stopped: {WrittenTotal} written, {SpooledTotal} spooled, {ReplayedTotal} replayed, {DroppedTotal} dropped.")]
         public static partial void Drained(ILogger logger, long writtenTotal, long spooledTotal, long replayedTotal, long droppedTotal);
+
+        [LoggerMessage(KeelEventIds.TraceQueueOverflow, LogLevel.Warning, "The store is behind ({QueueDepth} traces queued); spooling to {SpoolDirectory} and replaying from there so that none is dropped.")]
+        public static partial void Overflow(ILogger logger, int queueDepth, string spoolDirectory);
 
         [LoggerMessage(KeelEventIds.TracesSpooled, LogLevel.Warning, "The store failed; spooling traces to {SpoolDirectory} from a batch of {TraceCount} until it is back.")]
         public static partial void StoreDown(ILogger logger, int traceCount, string spoolDirectory, Exception exception);

@@ -79,9 +79,11 @@ public sealed partial class SqliteStore : IKeelStore, ITraceStore
             // ADO.NET calls only add overhead (SQLite has no real async I/O).
             using var transaction = writer.BeginTransaction();
             using var rows = new TraceRowWriter(writer, transaction);
+            var written = 0;
             foreach (var t in traces)
             {
                 rows.Write(t);
+                WriterPacing.AfterRow(++written);
             }
 
             transaction.Commit();

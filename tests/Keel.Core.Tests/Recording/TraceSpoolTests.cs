@@ -258,6 +258,71 @@ public sealed class TraceSpoolTests : IDisposable
     }
 
     [Fact]
+    public async Task Recorder_StoreBehindTheTraffic_SpoolsTheExcessInsteadOfDropping_AndKeepsTheOrder()
+    {
+        var logger = new CapturingLogger();
+        using var gate = new ManualResetEventSlim();
+        var store = new ListStore { Gate = gate };
+        var recorder = new TraceRecorder(store, logger, spoolDirectory: _directory);
+        await recorder.StartAsync(CancellationToken.None);
+        recorder.Record(Full("t-00000"));
+        Assert.True(store.Entered.Wait(TimeSpan.FromSeconds(10)), "the writer never wrote");
+
+        // The store is stuck in a write: 6,000 traces pile up (the queue holds 10,000). When it is back, the
+        // writer takes a batch of 512 and finds 5,488 still waiting, past the mark (half the capacity).
+        const int total = 10_001;
+        for (var i = 1; i < 6_001; i++)
+        {
+            recorder.Record(Full($"t-{i:D5}"));
+        }
+
+        // Then traffic keeps coming (100 a millisecond) while the backlog is replayed: it queues behind the
+        // spool, so the store sees every trace in order.
+        gate.Set();
+        for (var i = 6_001; i < total; i++)
+        {
+            recorder.Record(Full($"t-{i:D5}"));
+            if (i % 100 == 0)
+            {
+                await Task.Delay(1);
+            }
+        }
+
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await recorder.FlushAsync(deadline.Token);
+        }
+
+        await recorder.StopAsync(CancellationToken.None);
+
+        Assert.Equal(0, recorder.Dropped);
+        Assert.True(recorder.Spooled > 0, "the writer never spooled");
+        Assert.Equal(recorder.Spooled, recorder.Replayed);
+        Assert.Equal(total, recorder.Written);
+        Assert.Equal(Enumerable.Range(0, total).Select(i => $"t-{i:D5}"), store.Ids);
+        Assert.Contains(logger.Entries, e => e.Message.Contains("store is behind", StringComparison.Ordinal));
+        Assert.Empty(Directory.GetFiles(_directory));
+    }
+
+    [Fact]
+    public async Task Recorder_StoreSlowerThanTheTraffic_WithoutASpool_CountsWhatItDrops()
+    {
+        var store = new ListStore { Delay = TimeSpan.FromMilliseconds(20) };
+        var recorder = new TraceRecorder(store, NullLogger<TraceRecorder>.Instance, capacity: 200);
+        await recorder.StartAsync(CancellationToken.None);
+        for (var i = 0; i < 5_000; i++)
+        {
+            recorder.Record(Full($"t-{i}"));
+        }
+
+        await recorder.StopAsync(CancellationToken.None);
+
+        Assert.True(recorder.Dropped > 0);
+        Assert.Equal(5_000, recorder.Dropped + recorder.Written);
+        Assert.Equal(recorder.Written, store.Ids.Count);
+    }
+
+    [Fact]
     public async Task Recorder_StoreAndSpoolDiskBothFail_DropsAndLogsAnErrorNamingThePath()
     {
         // A file where the spool directory should be: creating the spool fails like a broken disk.
@@ -337,6 +402,15 @@ public sealed class TraceSpoolTests : IDisposable
         private readonly ConcurrentQueue<string> _ids = new();
 
         public bool Failing { get; set; }
+
+        /// <summary>How long each batch takes to write: a store slower than the traces arriving.</summary>
+        public TimeSpan Delay { get; set; }
+
+        /// <summary>When set, writes wait for it (a store stuck in a write); <see cref="Entered"/> says one began.</summary>
+        public ManualResetEventSlim? Gate { get; set; }
+
+        public ManualResetEventSlim Entered { get; } = new();
+
         public IReadOnlyList<string> Ids => [.. _ids];
         public ITraceStore Traces => this;
         public IAccessStore Access => throw new NotSupportedException("This store holds traces only.");
@@ -352,6 +426,9 @@ public sealed class TraceSpoolTests : IDisposable
                 throw new StoreException("down", "The store is down.", isTransient: true);
             }
 
+            Entered.Set();
+            Gate?.Wait(CancellationToken.None);
+            Thread.Sleep(Delay);
             foreach (var trace in traces)
             {
                 _ids.Enqueue(trace.TraceId);
