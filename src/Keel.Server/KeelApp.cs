@@ -109,6 +109,10 @@ public static partial class KeelApp
             {
                 Log.OpenOnLoopback(logger);
             }
+
+            // Off the start-up path: ready first, then the tokenizer's vocabularies, before a request needs them.
+            var upstreamModels = state.Current.Models.Values.SelectMany(route => route.Deployments).Select(d => (string?)d.Config.Model).ToList();
+            _ = Task.Run(() => Keel.Core.Tokenization.TokenCounter.Preload(upstreamModels));
         });
         return app;
     }
