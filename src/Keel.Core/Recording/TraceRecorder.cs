@@ -75,7 +75,7 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
     /// <summary>Traces written to the store, replayed ones included.</summary>
     public long Written => Interlocked.Read(ref _written);
 
-    /// <summary>Traces appended to the spool because the store failed.</summary>
+    /// <summary>Traces appended to the spool because the store failed or fell behind the traffic.</summary>
     public long Spooled => Interlocked.Read(ref _spooled);
 
     /// <summary>Spooled traces since written to the store.</summary>

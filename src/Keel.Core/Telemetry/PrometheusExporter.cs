@@ -104,7 +104,7 @@ public static class PrometheusExporter
             Sample(text, "keel_recorder_written_total", [], recorder.Written);
             Family(text, "keel_recorder_dropped_total", "counter", "Traces dropped: queue full, or the store kept failing.");
             Sample(text, "keel_recorder_dropped_total", [], recorder.Dropped);
-            Family(text, "keel_recorder_spooled_total", "counter", "Traces appended to the local spool because the store failed.");
+            Family(text, "keel_recorder_spooled_total", "counter", "Traces appended to the local spool because the store failed or fell behind.");
             Sample(text, "keel_recorder_spooled_total", [], recorder.Spooled);
             Family(text, "keel_recorder_replayed_total", "counter", "Spooled traces replayed into the store after it recovered.");
             Sample(text, "keel_recorder_replayed_total", [], recorder.Replayed);
