@@ -322,6 +322,8 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
                 spool.ReadBatch(MaxBatch, batch);
                 if (batch.Count > 0)
                 {
+                    // A backlog, replayed as the traffic allows: yielding like a normal batch while few traces wait.
+                    WriterPacing.YieldEvery = _channel.Reader.Count < YieldBelowQueueDepth ? YieldEveryRows : 0;
                     _store.Traces.WriteBatchAsync(batch, CancellationToken.None).GetAwaiter().GetResult();
                 }
 
