@@ -38,6 +38,9 @@ public static partial class KeelApp
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.AddServerHeader = false;
         });
+        // Requests run on to their first await on the thread that read them (InlineIo explains why and
+        // what keeps that safe); the process-wide half is InlineIo.ConfigureProcess, set by `keel serve`.
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = config.Server.InlineIo);
         builder.WebHost.UseUrls($"http://{FormatHost(options.Host)}:{options.Port}");
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
@@ -85,6 +88,7 @@ public static partial class KeelApp
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         app.UseStatusCodePages(WriteStatusCodeAsync);
         app.UseMiddleware<TraceIdMiddleware>();
+        app.UseThreadPoolUnlessInline();
         app.MapHealthApi();
         app.MapGatewayApi();
         app.MapTracesApi();

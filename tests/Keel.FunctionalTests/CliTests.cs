@@ -34,6 +34,8 @@ public sealed class CliTests : IDisposable
         };
         info.Environment.Remove("KEEL_MASTER_KEY");
         info.Environment.Remove("KEEL_CONFIG");
+        info.Environment.Remove(global::Keel.Server.InlineIo.SocketsVariable);
+        info.Environment.Remove(global::Keel.Server.InlineIo.ThreadCountVariable);
         return info;
     }
 
@@ -122,59 +124,107 @@ public sealed class CliTests : IDisposable
     [Fact]
     public async Task Serve_NoConfig_ServesTheLocalProviderAndStopsCleanly()
     {
-        var port = FreePort();
-        using var process = Process.Start(Keel(_directory, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)))!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        using var served = await StartServeAsync();
         try
         {
-            var ready = false;
-            for (var i = 0; i < 200 && !ready; i++)
-            {
-                try
-                {
-                    ready = (await http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK;
-                }
-                catch (HttpRequestException)
-                {
-                    await Task.Delay(50);
-                }
-            }
-
-            Assert.True(ready, "keel serve never became ready");
-            using var response = await http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"local/echo","messages":[{"role":"user","content":"ping"}]}"""));
-            Assert.Equal("ping", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["choices"]![0]!["message"]!["content"]);
+            await AssertEchoesAsync(served);
             Assert.True(File.Exists(Path.Combine(_directory, ".keel", "keel.db")));
         }
         finally
         {
-            // SIGTERM: the host drains the recorder and exits 0.
-            Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await process.WaitForExitAsync(timeout.Token);
+            await served.StopAsync();
         }
 
-        Assert.Equal(0, process.ExitCode);
-        var log = await stdout;
+        Assert.Equal(0, served.Process.ExitCode);
+        var log = await served.Stdout;
         Assert.Contains("Keel listening on http://127.0.0.1:", log);
         Assert.Contains("keel keys create ops --role admin", log);
         Assert.Contains("1 written, 0 spooled, 0 replayed, 0 dropped", log);
     }
 
     [Fact]
-    public async Task Serve_PortInUse_SaysSoInOneLine_WithoutStackTraces()
+    public async Task Serve_InlineIo_OnByDefault_WithTwoEventThreadsPerCore_AndOffWhenConfigured()
     {
-        using var taken = new TcpListener(IPAddress.Loopback, 0);
-        taken.Start();
-        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(OperatingSystem.IsLinux(), "reads thread names from /proc");
+        var inline = await EventThreadsAsync();
+        await File.WriteAllTextAsync(Path.Combine(_directory, "keel.yaml"), "server:\n  inline_io: false\n");
+        var pooled = await EventThreadsAsync("--config", "keel.yaml", "--data", "pooled");
 
-        var (code, stdout, stderr) = await RunAsync("serve", "--port", port, "--data", Path.Combine(_directory, "data"));
+        // Inline, requests run on the event threads: two per core, so that one waiting never idles a core.
+        Assert.Equal(2 * Environment.ProcessorCount, inline);
+        // Off, the runtime's default: one event thread handing completions to the thread pool.
+        Assert.True(pooled < inline, $"{pooled} event threads with inline_io off");
 
-        Assert.Equal(1, code);
-        Assert.Contains($"error: 127.0.0.1:{port} is already in use; pick another with --port.", stderr);
-        // The background services stop quietly: a failed start is not their failure.
-        Assert.DoesNotContain("BackgroundService", stdout + stderr);
-        Assert.DoesNotContain("crit:", stdout + stderr);
+        async Task<int> EventThreadsAsync(params string[] args)
+        {
+            using var served = await StartServeAsync(args);
+            try
+            {
+                // A gateway call and a control-plane call (moved off the event thread) both answer.
+                await AssertEchoesAsync(served);
+                using var traces = await served.Http.GetAsync("/api/traces?limit=5");
+                Assert.Equal(HttpStatusCode.OK, traces.StatusCode);
+                return Directory.GetDirectories($"/proc/{served.Process.Id}/task")
+                    .Count(task => File.ReadAllText(Path.Combine(task, "comm")).Trim() == ".NET Sockets");
+            }
+            finally
+            {
+                await served.StopAsync();
+            }
+        }
+    }
+
+    private async Task<Served> StartServeAsync(params string[] args)
+    {
+        var port = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var process = Process.Start(Keel(_directory, ["serve", "--port", port, .. args]))!;
+        var served = new Served(process, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") }, process.StandardOutput.ReadToEndAsync());
+        for (var i = 0; i < 200; i++)
+        {
+            try
+            {
+                if ((await served.Http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK)
+                {
+                    return served;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        await served.StopAsync();
+        var stderr = await process.StandardError.ReadToEndAsync();
+        served.Dispose();
+        throw new InvalidOperationException("keel serve never became ready: " + stderr);
+    }
+
+    private static async Task AssertEchoesAsync(Served served)
+    {
+        using var response = await served.Http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"local/echo","messages":[{"role":"user","content":"ping"}]}"""));
+        Assert.Equal("ping", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["choices"]![0]!["message"]!["content"]);
+    }
+
+    private sealed record Served(Process Process, HttpClient Http, Task<string> Stdout) : IDisposable
+    {
+        /// <summary>SIGTERM: the host drains the recorder and exits 0.</summary>
+        public async Task StopAsync()
+        {
+            if (!Process.HasExited)
+            {
+                Process.Start("kill", ["-TERM", Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            }
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await Process.WaitForExitAsync(timeout.Token);
+        }
+
+        public void Dispose()
+        {
+            Http.Dispose();
+            Process.Dispose();
+        }
     }
 
     private static int FreePort()

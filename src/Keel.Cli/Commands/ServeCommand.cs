@@ -30,6 +30,8 @@ internal static class ServeCommand
                 return 1;
             }
 
+            // Before the first socket: the runtime reads this switch once.
+            InlineIo.ConfigureProcess(keelConfig.Server.InlineIo);
             var options = new KeelServerOptions
             {
                 Host = parse.GetValue(host) ?? Environment.GetEnvironmentVariable("KEEL_HOST") ?? "127.0.0.1",

@@ -19,7 +19,7 @@ public static partial class ConfigLoader
     public static readonly IReadOnlyList<string> BuiltInModels = ["local/echo", "local/extractive", "local/hash-embed"];
 
     private static readonly string[] RootKeys = ["server", "auth", "recording", "providers", "models", "guardrails", "telemetry"];
-    private static readonly string[] ServerKeys = ["max_request_body_bytes"];
+    private static readonly string[] ServerKeys = ["max_request_body_bytes", "inline_io"];
     private static readonly string[] AuthKeys = ["master_key"];
     private static readonly string[] RecordingKeys = ["store_bodies", "queue_capacity", "retention_days"];
     private static readonly string[] ProviderKeys = ["kind", "base_url", "api_key", "api_version", "headers", "timeout", "stream_usage"];
@@ -158,7 +158,15 @@ public static partial class ConfigLoader
             {
                 CheckKeys(serverMap, "server", ServerKeys);
                 var limit = ReadLong(serverMap, "server", "max_request_body_bytes", min: 1024);
-                config = config with { Server = new ServerConfig { MaxRequestBodyBytes = limit ?? config.Server.MaxRequestBodyBytes } };
+                var inline = ReadBool(serverMap, "server", "inline_io");
+                config = config with
+                {
+                    Server = new ServerConfig
+                    {
+                        MaxRequestBodyBytes = limit ?? config.Server.MaxRequestBodyBytes,
+                        InlineIo = inline ?? config.Server.InlineIo,
+                    },
+                };
             }
 
             if (Child(map, "auth") is { } auth && ExpectMapping(auth, "auth", out var authMap))

@@ -36,6 +36,12 @@ public sealed record ServerConfig
 {
     /// <summary>Largest accepted request body; bigger bodies get 413.</summary>
     public long MaxRequestBodyBytes { get; init; } = 10 * 1024 * 1024;
+
+    /// <summary>
+    /// Run gateway requests on the socket event threads instead of handing each I/O completion to the
+    /// thread pool (read at start only). See docs/configuration.md, "server.inline_io".
+    /// </summary>
+    public bool InlineIo { get; init; } = true;
 }
 
 public sealed record AuthConfig

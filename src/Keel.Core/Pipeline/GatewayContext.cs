@@ -136,6 +136,24 @@ public sealed class GatewayContext
 
     private Dictionary<string, string>? _responseHeaders;
     private Dictionary<Type, object>? _features;
+    private Action? _afterResponse;
+
+    /// <summary>
+    /// Set by a front that writes the response itself and then calls <see cref="ResponseWritten"/>: the
+    /// record stage may then build and queue the trace after the client has its answer instead of before.
+    /// </summary>
+    public bool RecordsAfterResponse { get; init; }
+
+    /// <summary>Leaves <paramref name="work"/> until <see cref="ResponseWritten"/> (only when <see cref="RecordsAfterResponse"/>).</summary>
+    internal void AfterResponse(Action work) => _afterResponse = work;
+
+    /// <summary>The response is written (or could not be): runs the work the record stage left for now, once.</summary>
+    public void ResponseWritten()
+    {
+        var work = _afterResponse;
+        _afterResponse = null;
+        work?.Invoke();
+    }
 
     /// <summary>
     /// Registers work to do when the request is over (for a stream: after its last chunk), with the tokens it used

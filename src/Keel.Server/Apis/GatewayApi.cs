@@ -22,9 +22,9 @@ internal static class GatewayApi
         // Both "/v1/..." and the bare paths, as clients configured with a base URL without /v1 use them.
         foreach (var prefix in new[] { "/v1", "" })
         {
-            app.MapPost($"{prefix}/chat/completions", (HttpContext http) => HandleAsync(http, GatewayOperation.Chat));
-            app.MapPost($"{prefix}/embeddings", (HttpContext http) => HandleAsync(http, GatewayOperation.Embeddings));
-            app.MapGet($"{prefix}/models", ListModelsAsync);
+            app.MapPost($"{prefix}/chat/completions", (HttpContext http) => HandleAsync(http, GatewayOperation.Chat)).AllowInline();
+            app.MapPost($"{prefix}/embeddings", (HttpContext http) => HandleAsync(http, GatewayOperation.Embeddings)).AllowInline();
+            app.MapGet($"{prefix}/models", ListModelsAsync).AllowInline();
         }
 
         return app;
@@ -48,6 +48,12 @@ internal static class GatewayApi
             return;
         }
 
+        if (InlineIo.ShouldLeaveEventThread(body.Length))
+        {
+            // Parsing and scanning a body this large would hold up the event thread's other connections.
+            await Task.Yield();
+        }
+
         var context = new GatewayContext(operation, snapshot, body, TraceIdMiddleware.GetTraceId(http), services.GetRequiredService<TimeProvider>())
         {
             BodyTooLarge = tooLarge,
@@ -55,42 +61,49 @@ internal static class GatewayApi
             RemoteAddress = http.Connection.RemoteIpAddress,
             KeyInQuery = HttpIdentity.HasKeyInQuery(http.Request),
             RequestAborted = http.RequestAborted,
+            RecordsAfterResponse = true,
         };
 
         await services.GetRequiredService<GatewayPipeline>().InvokeAsync(context);
-
-        if (context.HasResponseHeaders)
+        try
         {
-            foreach (var (name, value) in context.ResponseHeaders)
+            if (context.HasResponseHeaders)
             {
-                http.Response.Headers[name] = value;
-            }
-        }
-
-        if (context.Error is { } error)
-        {
-            if (!http.RequestAborted.IsCancellationRequested)
-            {
-                await ErrorWriter.WriteAsync(http, error, snapshot);
+                foreach (var (name, value) in context.ResponseHeaders)
+                {
+                    http.Response.Headers[name] = value;
+                }
             }
 
-            return;
-        }
+            if (context.Error is { } error)
+            {
+                if (!http.RequestAborted.IsCancellationRequested)
+                {
+                    await ErrorWriter.WriteAsync(http, error, snapshot);
+                }
 
-        switch (context.Response)
+                return;
+            }
+
+            switch (context.Response)
+            {
+                case JsonBodyResponse json:
+                    http.Response.StatusCode = json.StatusCode;
+                    http.Response.ContentType = "application/json";
+                    http.Response.ContentLength = json.Body.Length;
+                    await http.Response.BodyWriter.WriteAsync(json.Body, http.RequestAborted);
+                    break;
+                case StreamingResponse stream:
+                    await WriteStreamAsync(http, context, stream, snapshot);
+                    break;
+                default:
+                    await ErrorWriter.WriteAsync(http, new GatewayError(500, "server_error", "no_response", "The pipeline produced no response."), snapshot);
+                    break;
+            }
+        }
+        finally
         {
-            case JsonBodyResponse json:
-                http.Response.StatusCode = json.StatusCode;
-                http.Response.ContentType = "application/json";
-                http.Response.ContentLength = json.Body.Length;
-                await http.Response.BodyWriter.WriteAsync(json.Body, http.RequestAborted);
-                break;
-            case StreamingResponse stream:
-                await WriteStreamAsync(http, context, stream, snapshot);
-                break;
-            default:
-                await ErrorWriter.WriteAsync(http, new GatewayError(500, "server_error", "no_response", "The pipeline produced no response."), snapshot);
-                break;
+            context.ResponseWritten();
         }
     }
 

@@ -11,7 +11,7 @@ internal static class HealthApi
 {
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", () => TypedResults.Json(new HealthReport("ok", new Dictionary<string, string>()), ControlPlaneJsonContext.Default.HealthReport));
+        app.MapGet("/healthz", () => TypedResults.Json(new HealthReport("ok", new Dictionary<string, string>()), ControlPlaneJsonContext.Default.HealthReport)).AllowInline();
         app.MapGet("/readyz", async (GatewayState state, IKeelStore store, CancellationToken cancellationToken) =>
         {
             var storeOk = await store.PingAsync(cancellationToken);

@@ -29,6 +29,17 @@ public sealed class ConfigLoaderTests
         Assert.Equal("claude-3-5-haiku-latest", config.Models["fast"].Deployments[0].Model);
         Assert.Contains("local/echo", config.Models.Keys);
         Assert.Equal(ProviderKinds.Local, config.Providers["local"].Kind);
+        Assert.True(config.Server.InlineIo);
+    }
+
+    [Fact]
+    public void Parse_InlineIoOff_KeepsTheOtherServerSettings()
+    {
+        var result = ConfigLoader.Parse("server:\n  max_request_body_bytes: 4096\n  inline_io: false\n", "k.yaml", NoEnv);
+
+        Assert.True(result.Success, string.Join("\n", result.Errors));
+        Assert.False(result.Config!.Server.InlineIo);
+        Assert.Equal(4096, result.Config.Server.MaxRequestBodyBytes);
     }
 
     [Fact]
@@ -88,6 +99,7 @@ public sealed class ConfigLoaderTests
     [InlineData("bad timeout", "providers:\n  p: { kind: openai, timeout: soon }\n", "not a duration")]
     [InlineData("unknown local model", "models:\n  m: { provider: local, model: gpt }\n", "echo, extractive and hash-embed")]
     [InlineData("root not a map", "- a\n- b\n", "must be a mapping")]
+    [InlineData("inline_io not a bool", "server:\n  inline_io: sometimes\n", "k.yaml:2:14: server.inline_io: 'sometimes' must be true or false")]
     public void Parse_InvalidValue_ExplainsHowToFixIt(string because, string yaml, string expected)
     {
         var result = ConfigLoader.Parse(yaml, "k.yaml", NoEnv);

@@ -127,6 +127,21 @@ internal sealed class RecordStage(TraceRecorder recorder, KeelMetrics metrics, T
             return;
         }
 
+        if (streamed is null && context.RecordsAfterResponse)
+        {
+            // Building the trace (attributes, span JSON) is not part of the answer: the client gets it first.
+            context.AfterResponse(() => Record(context, root, status, error, latencyMs, ttftMs, null, metered));
+            return;
+        }
+
+        Record(context, root, status, error, latencyMs, ttftMs, streamed, metered);
+    }
+
+    private void Record(
+        GatewayContext context, Span root, int status, GatewayError? error, double latencyMs, double? ttftMs, StreamAccumulator? streamed, MeteredUsage? metered)
+    {
+        var served = context.ServedBy;
+        var identity = context.Identity!;
         SetAttributes(context, root, streamed, metered);
         root.End();
 
@@ -149,8 +164,8 @@ internal sealed class RecordStage(TraceRecorder recorder, KeelMetrics metrics, T
             TraceId = context.TraceId,
             StartedAt = context.StartedAt,
             Operation = context.Operation == GatewayOperation.Chat ? "chat" : "embeddings",
-            ProjectId = context.Identity.ProjectId ?? Identity.Projects.Default,
-            KeyId = context.Identity.KeyId,
+            ProjectId = identity.ProjectId ?? Identity.Projects.Default,
+            KeyId = identity.KeyId,
             Model = context.RequestedModel,
             Provider = served?.Provider.Name,
             UpstreamModel = served?.Config.Model,
