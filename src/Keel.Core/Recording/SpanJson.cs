@@ -17,14 +17,29 @@ namespace Keel.Core.Recording;
 /// </remarks>
 public static class SpanJson
 {
+    private const int MaxEncodedNames = 1024;
+    private const int MaxKeptBufferBytes = 256 * 1024;
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, JsonEncodedText> EncodedNames = new(StringComparer.Ordinal);
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     /// <summary>
     /// The spans as one JSON array. <paramref name="redact"/> scrubs error messages (an upstream error may quote
     /// the provider key it was sent): they are the one span field that carries text from outside Keel.
     /// </summary>
     public static byte[] Write(IReadOnlyList<Span> spans, Func<string, string>? redact = null)
     {
-        var buffer = new ArrayBufferWriter<byte>(256 * Math.Max(1, spans.Count));
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        // One buffer and writer per thread, reset for each trace: the request path allocates only the result.
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        writer.Reset(buffer);
+        try
         {
             writer.WriteStartArray();
             foreach (var span in spans)
@@ -54,13 +69,13 @@ public static class SpanJson
                 {
                     switch (value)
                     {
-                        case null: writer.WriteNull(key); break;
-                        case bool b: writer.WriteBoolean(key, b); break;
-                        case int i: writer.WriteNumber(key, i); break;
-                        case long l: writer.WriteNumber(key, l); break;
-                        case double d: writer.WriteNumber(key, d); break;
+                        case null: writer.WriteNull(Name(key)); break;
+                        case bool b: writer.WriteBoolean(Name(key), b); break;
+                        case int i: writer.WriteNumber(Name(key), i); break;
+                        case long l: writer.WriteNumber(Name(key), l); break;
+                        case double d: writer.WriteNumber(Name(key), d); break;
                         case IReadOnlyList<string> list:
-                            writer.WriteStartArray(key);
+                            writer.WriteStartArray(Name(key));
                             foreach (var item in list)
                             {
                                 writer.WriteStringValue(item);
@@ -68,7 +83,7 @@ public static class SpanJson
 
                             writer.WriteEndArray();
                             break;
-                        default: writer.WriteString(key, value.ToString()); break;
+                        default: writer.WriteString(Name(key), value.ToString()); break;
                     }
                 }
 
@@ -77,9 +92,35 @@ public static class SpanJson
             }
 
             writer.WriteEndArray();
+            writer.Flush();
+            return buffer.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            // A rare huge trace does not pin its buffer to the thread.
+            if (buffer.Capacity > MaxKeptBufferBytes)
+            {
+                t_buffer = null;
+                t_writer = null;
+            }
+        }
+    }
+
+    /// <summary>Attribute names as pre-escaped UTF-8: they come from a small set, and escaping each again was a third of the writing.</summary>
+    private static JsonEncodedText Name(string key)
+    {
+        if (EncodedNames.TryGetValue(key, out var name))
+        {
+            return name;
         }
 
-        return buffer.WrittenSpan.ToArray();
+        name = JsonEncodedText.Encode(key, WriterOptions.Encoder);
+        if (EncodedNames.Count < MaxEncodedNames)
+        {
+            EncodedNames.TryAdd(key, name);
+        }
+
+        return name;
     }
 
     public static IReadOnlyList<SpanRecord> Parse(ReadOnlyMemory<byte>? json)

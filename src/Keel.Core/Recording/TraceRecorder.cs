@@ -21,6 +21,9 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
     /// <summary>Queue depth (half the capacity) from which the writer spools instead of writing: the store is behind.</summary>
     private readonly int _overflowDepth;
 
+    /// <summary>The spool holds traces only because the store was behind, not down: appends skip the flush to the disk.</summary>
+    private bool _spoolingOverflow;
+
     /// <summary>See <see cref="WriterPacing"/>: yield every this many rows while fewer than <see cref="YieldBelowQueueDepth"/> traces wait.</summary>
     private const int YieldEveryRows = 4;
     private const int YieldBelowQueueDepth = 1_000;
@@ -199,7 +202,7 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
             if (_spool is { HasPending: true } spool)
             {
                 // Behind spooled traces: the store gets them only in order, through the replay.
-                AppendToSpool(spool, batch);
+                AppendToSpool(spool, batch, flushToDisk: !_spoolingOverflow);
             }
             else if (_spool is { } overflow && reader.Count >= _overflowDepth && !stoppingToken.IsCancellationRequested)
             {
@@ -207,7 +210,10 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
                 // queue would drop traces, so they go to the spool, an append, and are replayed from there
                 // at once, in order. The spool then absorbs the excess for as long as it lasts.
                 Log.Overflow(_logger, reader.Count, _spool.Directory);
-                AppendToSpool(overflow, batch);
+                // Not flushed to the disk: these would otherwise wait in memory, and the files are
+                // usually replayed and deleted before the kernel writes them at all.
+                _spoolingOverflow = true;
+                AppendToSpool(overflow, batch, flushToDisk: false);
                 _probeDelay = FirstProbe;
                 _nextProbeAt = Environment.TickCount64;
             }
@@ -273,7 +279,8 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
                 Log.StoreDown(_logger, batch.Count, _spool.Directory, ex);
                 _probeDelay = FirstProbe;
                 _nextProbeAt = Environment.TickCount64 + (long)_probeDelay.TotalMilliseconds;
-                AppendToSpool(_spool, batch);
+                _spoolingOverflow = false;
+                AppendToSpool(_spool, batch, flushToDisk: true);
                 return;
             }
             catch (Exception ex)
@@ -285,11 +292,11 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
         }
     }
 
-    private void AppendToSpool(TraceSpool spool, List<TraceRecord> batch)
+    private void AppendToSpool(TraceSpool spool, List<TraceRecord> batch, bool flushToDisk)
     {
         try
         {
-            spool.Append(batch);
+            spool.Append(batch, flushToDisk);
             Interlocked.Add(ref _spooled, batch.Count);
             Volatile.Write(ref _spoolPending, 1);
         }
@@ -339,14 +346,14 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
                     batch.Add(trace);
                     if (batch.Count == MaxBatch)
                     {
-                        AppendToSpool(spool, batch);
+                        AppendToSpool(spool, batch, flushToDisk: !_spoolingOverflow);
                         batch.Clear();
                     }
                 }
 
                 if (batch.Count > 0)
                 {
-                    AppendToSpool(spool, batch);
+                    AppendToSpool(spool, batch, flushToDisk: !_spoolingOverflow);
                     batch.Clear();
                 }
             }

@@ -8,8 +8,8 @@ namespace Keel.Core.Recording;
 /// <summary>
 /// Append-only files on local disk holding traces the store could not take, oldest first
 /// (<c>traces-0000000001.spool</c>, …). A record is <c>[length u32][crc32 u32][payload]</c>, the payload
-/// being <see cref="TraceRecordCodec"/>'s; each appended batch is flushed to the disk before the
-/// call returns. A record whose length runs past the end of its file or whose checksum does not match
+/// being <see cref="TraceRecordCodec"/>'s; each appended batch reaches the operating system, and
+/// the disk too while the store is down, before the call returns. A record whose length runs past the end of its file or whose checksum does not match
 /// (a write torn by a crash or a full disk) ends that file: the rest of it is skipped with a warning.
 /// Used by the recorder's writer thread only, so nothing here is thread-safe.
 /// </summary>
@@ -63,8 +63,12 @@ internal sealed partial class TraceSpool : IDisposable
     /// <summary>True while records are on disk that were not yet committed as replayed.</summary>
     public bool HasPending => _files.Count > 0;
 
-    /// <summary>Appends the batch and flushes it to the disk. Throws on an I/O failure, having cut off what it wrote.</summary>
-    public void Append(IReadOnlyList<TraceRecord> batch)
+    /// <summary>
+    /// Appends the batch and, when <paramref name="flushToDisk"/> (the store is down: these traces exist
+    /// nowhere else), flushes it to the disk; otherwise it reaches the operating system only, which keeps
+    /// it through a crash of Keel but not of the machine. Throws on an I/O failure, having cut off what it wrote.
+    /// </summary>
+    public void Append(IReadOnlyList<TraceRecord> batch, bool flushToDisk = true)
     {
         _buffer.Clear();
         foreach (var trace in batch)
@@ -89,7 +93,7 @@ internal sealed partial class TraceSpool : IDisposable
         try
         {
             writer.Write(_buffer.WrittenSpan);
-            writer.Flush(flushToDisk: true);
+            writer.Flush(flushToDisk);
         }
         catch
         {
@@ -317,25 +321,40 @@ internal sealed partial class TraceSpool : IDisposable
     }
 }
 
-/// <summary>CRC-32 (IEEE 802.3, the zip and PNG one), table-driven: the spool's per-record checksum.</summary>
+/// <summary>
+/// CRC-32 (IEEE 802.3, the zip and PNG one): the spool's per-record checksum. Slicing-by-8: eight
+/// tables, eight bytes a step, about six times the speed of the one-table loop on a trace's kilobytes.
+/// </summary>
 internal static class Crc32
 {
-    private static readonly uint[] Table = CreateTable();
+    private static readonly uint[] Tables = CreateTables();
 
     public static uint Compute(ReadOnlySpan<byte> data)
     {
         var crc = 0xFFFFFFFFu;
+        var t = Tables.AsSpan();
+        while (data.Length >= 8)
+        {
+            var low = BinaryPrimitives.ReadUInt32LittleEndian(data) ^ crc;
+            var high = BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
+            crc = t[(7 * 256) + (int)(low & 0xFF)] ^ t[(6 * 256) + (int)((low >> 8) & 0xFF)]
+                ^ t[(5 * 256) + (int)((low >> 16) & 0xFF)] ^ t[(4 * 256) + (int)(low >> 24)]
+                ^ t[(3 * 256) + (int)(high & 0xFF)] ^ t[(2 * 256) + (int)((high >> 8) & 0xFF)]
+                ^ t[256 + (int)((high >> 16) & 0xFF)] ^ t[(int)(high >> 24)];
+            data = data[8..];
+        }
+
         foreach (var b in data)
         {
-            crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
+            crc = t[(int)((crc ^ b) & 0xFF)] ^ (crc >> 8);
         }
 
         return ~crc;
     }
 
-    private static uint[] CreateTable()
+    private static uint[] CreateTables()
     {
-        var table = new uint[256];
+        var tables = new uint[8 * 256];
         for (uint i = 0; i < 256; i++)
         {
             var c = i;
@@ -344,9 +363,19 @@ internal static class Crc32
                 c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
             }
 
-            table[i] = c;
+            tables[i] = c;
         }
 
-        return table;
+        // Table k: the CRC of a byte followed by k zero bytes.
+        for (var i = 0; i < 256; i++)
+        {
+            for (var k = 1; k < 8; k++)
+            {
+                var previous = tables[((k - 1) * 256) + i];
+                tables[(k * 256) + i] = (previous >> 8) ^ tables[(int)(previous & 0xFF)];
+            }
+        }
+
+        return tables;
     }
 }

@@ -21,6 +21,36 @@ public sealed class TraceSpoolTests : IDisposable
     }
 
     [Fact]
+    public void Crc32_MatchesTheStandardCheckValue_AndTheBitwiseDefinitionAtEveryLength()
+    {
+        Assert.Equal(0xCBF43926u, Crc32.Compute("123456789"u8));
+        Assert.Equal(0u, Crc32.Compute([]));
+
+        // Spool files written before the eight-table version must still check: same function, every tail length.
+        var data = new byte[300];
+        new Random(7).NextBytes(data);
+        for (var length = 0; length <= data.Length; length++)
+        {
+            Assert.Equal(Bitwise(data.AsSpan(0, length)), Crc32.Compute(data.AsSpan(0, length)));
+        }
+
+        static uint Bitwise(ReadOnlySpan<byte> bytes)
+        {
+            var crc = 0xFFFFFFFFu;
+            foreach (var b in bytes)
+            {
+                crc ^= b;
+                for (var k = 0; k < 8; k++)
+                {
+                    crc = (crc & 1) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+                }
+            }
+
+            return ~crc;
+        }
+    }
+
+    [Fact]
     public void Codec_EveryField_RoundTrips()
     {
         var trace = Full("t-1");
