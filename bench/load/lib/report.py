@@ -96,6 +96,12 @@ def main() -> int:
                 if os.path.exists(cpu_file) and w.get("requests"):
                     ticks = int(open(cpu_file).read().strip() or 0)
                     w["server_cpu_us_per_req"] = ticks * (1e6 / os.sysconf("SC_CLK_TCK")) / w["requests"]
+                # Keel: requests over the run plus the time its recorder took afterwards to write them
+                # all. Without a drain file (other targets record nothing) the sustained rate is the rate.
+                drain_file = os.path.join(raw, f"drain-{phase}-{t}-{r}.txt")
+                w["drain_s"] = int(open(drain_file).read().strip() or 0) / 1000 if os.path.exists(drain_file) else 0.0
+                if w.get("requests"):
+                    w["sustained_rps"] = w["requests"] / (a.duration + w["drain_s"])
                 per_rep.append(w)
             runs[t][phase] = per_rep
 
@@ -109,6 +115,8 @@ def main() -> int:
             "c1_p99_ms": rnd(med(series(t, "c1", "p99_ms")), 4),
             "c1_rps": rnd(med(series(t, "c1", "rps")), 1),
             "c64_rps": rnd(med(series(t, "c64", "rps")), 1),
+            "c64_sustained_rps": rnd(med(series(t, "c64", "sustained_rps")), 1),
+            "c64_drain_s": rnd(med(series(t, "c64", "drain_s")), 2),
             "c64_p50_ms": rnd(med(series(t, "c64", "p50_ms")), 3),
             "c64_p99_ms": rnd(med(series(t, "c64", "p99_ms")), 3),
             "c64_server_cpu_us_per_req": rnd(med(series(t, "c64", "server_cpu_us_per_req")), 1),
@@ -141,8 +149,12 @@ def main() -> int:
     if "keel" in targets and "nginx" in targets:
         v = paired("keel", "c64", "rps", "nginx")
         ratios["keel_vs_nginx"] = {"median": rnd(med(v)), "per_rep": [rnd(x) for x in v]}
+        # The target: Keel's rate with every trace written (the drain after wrk stops counted), against
+        # nginx's, which records nothing. keel_vs_nginx is the burst rate, the recorder's backlog left behind.
+        v = paired("keel", "c64", "sustained_rps", "nginx")
+        ratios["keel_sustained_vs_nginx"] = {"median": rnd(med(v)), "per_rep": [rnd(x) for x in v]}
     if "keel" in targets and "portkey" in targets:
-        v = paired("keel", "c64", "rps", "portkey")
+        v = paired("keel", "c64", "sustained_rps", "portkey")
         ratios["keel_vs_portkey"] = {"median": rnd(med(v)), "per_rep": [rnd(x) for x in v]}
     if "nginx" in targets:
         v = paired("nginx", "c64", "rps", "direct")
@@ -238,8 +250,8 @@ def main() -> int:
     k = added.get("keel", {})
     check("added latency c=1 p50", k.get("p50_ms"), "<= 0.1 ms", k.get("p50_ms") is not None and k["p50_ms"] <= TARGETS["added_p50_ms"], "ms")
     check("added latency c=1 p99", k.get("p99_ms"), "<= 1 ms", k.get("p99_ms") is not None and k["p99_ms"] <= TARGETS["added_p99_ms"], "ms")
-    kv = ratios.get("keel_vs_nginx", {}).get("median")
-    check("throughput c=64 Keel/nginx", kv, ">= 0.50", kv is not None and kv >= TARGETS["throughput_vs_nginx"], "x")
+    kv = ratios.get("keel_sustained_vs_nginx", {}).get("median")
+    check("throughput c=64 Keel/nginx, traces written", kv, ">= 0.50", kv is not None and kv >= TARGETS["throughput_vs_nginx"], "x")
     kp = ratios.get("keel_vs_portkey", {}).get("median")
     check("throughput c=64 Keel/Portkey", kp, "> 1.0", kp is not None and kp > TARGETS["throughput_vs_portkey"], "x")
     st = summary["stream_ttfb"]["added_ms"]
@@ -299,9 +311,13 @@ def main() -> int:
     print("added latency at c=1 (proxy minus direct, paired per repetition):")
     for t, v in added.items():
         print(f"  {t:<8} p50 +{f(v['p50_ms'])} ms   p99 +{f(v['p99_ms'])} ms   (per rep p50 {v['p50_per_rep_ms']}, p99 {v['p99_per_rep_ms']})")
-    print("throughput ratios at c=64:")
+    if "keel" in summary["targets"]:
+        k64 = summary["targets"]["keel"]
+        print(f"keel at c=64: {f(k64['c64_rps'], 0)} req/s while wrk ran, then {f(k64['c64_drain_s'], 2)} s to write the spooled traces: "
+              f"{f(k64['c64_sustained_rps'], 0)} req/s with every trace written")
+    print("throughput ratios at c=64 (keel_vs_portkey and keel_sustained_vs_nginx count the drain):")
     for name, v in ratios.items():
-        print(f"  {name:<16} {f(v['median'], 2)}  (per rep {v['per_rep']})")
+        print(f"  {name:<24} {f(v['median'], 2)}  (per rep {v['per_rep']})")
     s = summary["stream_ttfb"]
     print(f"streaming TTFB (median of {a.ttfb_n} per rep): direct {f(s['direct_median_ms'])} ms, keel {f(s['keel_median_ms'])} ms, added {f(s['added_ms'])} ms")
     for t in ("direct", "keel"):
