@@ -37,7 +37,7 @@ public static class InlineIo
     /// Turns the runtime's inline socket completions on or off for this process, unless the environment
     /// already says (the operator's word wins), with two event threads a core: with one a core, a core
     /// sat idle whenever its thread waited while the other had work (c=64 ran 10 % slower than on the
-    /// thread pool; with two it runs as fast). Call before the first socket is used.
+    /// thread pool; with two, as fast while the load lasts). Call before the first socket is used.
     /// </summary>
     /// <returns>Whether socket completions will run inline.</returns>
     public static bool ConfigureProcess(bool enabled)
