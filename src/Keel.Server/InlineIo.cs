@@ -39,12 +39,11 @@ public static class InlineIo
     /// sat idle whenever its thread waited while the other had work (c=64 ran 10 % slower than on the
     /// thread pool; with two, as fast while the load lasts). Call before the first socket is used.
     /// </summary>
-    /// <returns>Whether socket completions will run inline.</returns>
-    public static bool ConfigureProcess(bool enabled)
+    public static void ConfigureProcess(bool enabled)
     {
-        if (Environment.GetEnvironmentVariable(SocketsVariable) is { Length: > 0 } set)
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(SocketsVariable)))
         {
-            return set == "1";
+            return;
         }
 
         Environment.SetEnvironmentVariable(SocketsVariable, enabled ? "1" : "0");
@@ -52,8 +51,6 @@ public static class InlineIo
         {
             Environment.SetEnvironmentVariable(ThreadCountVariable, (2 * Environment.ProcessorCount).ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
-
-        return enabled;
     }
 
     /// <summary>Marks endpoints that may run on an event thread (they never block).</summary>

@@ -18,12 +18,6 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
 {
     private const int MaxBatch = 512;
 
-    /// <summary>Queue depth (half the capacity) from which the writer spools instead of writing: the store is behind.</summary>
-    private readonly int _overflowDepth;
-
-    /// <summary>The spool holds traces only because the store was behind, not down: appends skip the flush to the disk.</summary>
-    private bool _spoolingOverflow;
-
     /// <summary>See <see cref="WriterPacing"/>: yield every this many rows while fewer than <see cref="YieldBelowQueueDepth"/> traces wait.</summary>
     private const int YieldEveryRows = 4;
     private const int YieldBelowQueueDepth = 1_000;
@@ -39,6 +33,12 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
     private readonly IKeelStore _store;
     private readonly ILogger<TraceRecorder> _logger;
     private readonly string? _spoolDirectory;
+
+    /// <summary>Queue depth (half the capacity) from which the writer spools instead of writing: the store is behind.</summary>
+    private readonly int _overflowDepth;
+
+    /// <summary>The spool holds traces only because the store was behind, not down: appends skip the flush to the disk.</summary>
+    private bool _spoolingOverflow;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _writer;
     private TraceSpool? _spool;
@@ -196,8 +196,7 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
                 batch.Add(trace);
             }
 
-            // Share the core with the request path while keeping up easily; take it whole when behind.
-            WriterPacing.YieldEvery = reader.Count < YieldBelowQueueDepth ? YieldEveryRows : 0;
+            PaceWriter();
 
             if (_spool is { HasPending: true } spool)
             {
@@ -292,6 +291,9 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
         }
     }
 
+    /// <summary>Shares the core with the request path while keeping up easily; takes it whole when behind.</summary>
+    private void PaceWriter() => WriterPacing.YieldEvery = _channel.Reader.Count < YieldBelowQueueDepth ? YieldEveryRows : 0;
+
     private void AppendToSpool(TraceSpool spool, List<TraceRecord> batch, bool flushToDisk)
     {
         try
@@ -329,8 +331,8 @@ public sealed partial class TraceRecorder : IHostedService, IDisposable
                 spool.ReadBatch(MaxBatch, batch);
                 if (batch.Count > 0)
                 {
-                    // A backlog, replayed as the traffic allows: yielding like a normal batch while few traces wait.
-                    WriterPacing.YieldEvery = _channel.Reader.Count < YieldBelowQueueDepth ? YieldEveryRows : 0;
+                    // A backlog, replayed as the traffic allows: paced like a normal batch.
+                    PaceWriter();
                     _store.Traces.WriteBatchAsync(batch, CancellationToken.None).GetAwaiter().GetResult();
                 }
 

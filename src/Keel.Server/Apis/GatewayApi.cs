@@ -67,43 +67,48 @@ internal static class GatewayApi
         await services.GetRequiredService<GatewayPipeline>().InvokeAsync(context);
         try
         {
-            if (context.HasResponseHeaders)
-            {
-                foreach (var (name, value) in context.ResponseHeaders)
-                {
-                    http.Response.Headers[name] = value;
-                }
-            }
-
-            if (context.Error is { } error)
-            {
-                if (!http.RequestAborted.IsCancellationRequested)
-                {
-                    await ErrorWriter.WriteAsync(http, error, snapshot);
-                }
-
-                return;
-            }
-
-            switch (context.Response)
-            {
-                case JsonBodyResponse json:
-                    http.Response.StatusCode = json.StatusCode;
-                    http.Response.ContentType = "application/json";
-                    http.Response.ContentLength = json.Body.Length;
-                    await http.Response.BodyWriter.WriteAsync(json.Body, http.RequestAborted);
-                    break;
-                case StreamingResponse stream:
-                    await WriteStreamAsync(http, context, stream, snapshot);
-                    break;
-                default:
-                    await ErrorWriter.WriteAsync(http, new GatewayError(500, "server_error", "no_response", "The pipeline produced no response."), snapshot);
-                    break;
-            }
+            await WriteResponseAsync(http, context, snapshot);
         }
         finally
         {
             context.ResponseWritten();
+        }
+    }
+
+    private static async Task WriteResponseAsync(HttpContext http, GatewayContext context, Core.Providers.GatewaySnapshot snapshot)
+    {
+        if (context.HasResponseHeaders)
+        {
+            foreach (var (name, value) in context.ResponseHeaders)
+            {
+                http.Response.Headers[name] = value;
+            }
+        }
+
+        if (context.Error is { } error)
+        {
+            if (!http.RequestAborted.IsCancellationRequested)
+            {
+                await ErrorWriter.WriteAsync(http, error, snapshot);
+            }
+
+            return;
+        }
+
+        switch (context.Response)
+        {
+            case JsonBodyResponse json:
+                http.Response.StatusCode = json.StatusCode;
+                http.Response.ContentType = "application/json";
+                http.Response.ContentLength = json.Body.Length;
+                await http.Response.BodyWriter.WriteAsync(json.Body, http.RequestAborted);
+                break;
+            case StreamingResponse stream:
+                await WriteStreamAsync(http, context, stream, snapshot);
+                break;
+            default:
+                await ErrorWriter.WriteAsync(http, new GatewayError(500, "server_error", "no_response", "The pipeline produced no response."), snapshot);
+                break;
         }
     }
 
